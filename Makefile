@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh Linux or macOS machine (only python3 needed):
+#   make demo   grade the bundled sample submissions
+#   make test   run the test suite
+# Each creates .venv from the pinned versions in constraints.txt when missing.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.nnkit-installed
+# nbgrader runs the `alembic` executable: the venv's bin/ must be on PATH.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+# Tests and CI read the shared IMDB copy when it is there.
+export NNKIT_IMDB_PATH ?= $(wildcard $(abspath ../shared/data/imdb/aclImdb_labeled.tar.gz))
+
+.PHONY: demo test venv benchmarks clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[grader,dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m autograder demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+benchmarks: $(STAMP)
+	$(PY) benchmarks/imdb_load.py
+
+clean-venv:
+	rm -rf $(VENV)

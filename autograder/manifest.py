@@ -1,0 +1,137 @@
+"""Per-assignment settings read from ``assignments/<name>.toml``.
+
+A manifest states what the grader needs to know about one assignment::
+
+    title = "Neural networks from scratch in numpy"
+    notebooks = ["01_layers.ipynb", "02_optimizers.ipynb"]   # in source/<name>/
+    due = "2026-12-15T23:59:00+00:00"                       # optional, ISO 8601
+    device = "cpu"            # "cpu", or "auto": use a GPU when one is present
+
+    [limits]
+    cell_timeout = 120        # seconds per cell
+    notebook_timeout = 600    # seconds per notebook
+    memory_mb = 4096          # address-space limit of the kernel
+
+    [points]                  # total points per notebook (checked against source/)
+    "01_layers.ipynb" = 40
+
+    [thresholds]              # free-form numbers the hidden tests read
+    test_accuracy = 0.87
+
+    [data]
+    imdb = false              # whether the notebooks read IMDB
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:  # Python 3.11+
+    import tomllib as _toml
+except ModuleNotFoundError:  # pragma: no cover - Python < 3.11
+    import tomli as _toml  # type: ignore[no-redef]
+
+
+class ManifestError(ValueError):
+    """A manifest is missing or malformed; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_timeout: int = 120
+    notebook_timeout: int = 900
+    memory_mb: int = 4096
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    title: str
+    notebooks: tuple
+    points: dict
+    limits: Limits = field(default_factory=Limits)
+    thresholds: dict = field(default_factory=dict)
+    data: dict = field(default_factory=dict)
+    device: str = "cpu"
+    due: _dt.datetime | None = None
+    path: Path | None = None
+
+    @property
+    def total_points(self):
+        return float(sum(self.points.values()))
+
+
+def manifest_path(course_dir, name):
+    return Path(course_dir) / "assignments" / f"{name}.toml"
+
+
+def list_assignments(course_dir):
+    """Names of the assignments that have a manifest in ``course_dir/assignments``, sorted."""
+    d = Path(course_dir) / "assignments"
+    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+
+
+def load_manifest(course_dir, name):
+    """Read and validate ``assignments/<name>.toml`` under ``course_dir``."""
+    path = manifest_path(course_dir, name)
+    if not path.is_file():
+        known = ", ".join(list_assignments(course_dir)) or "none"
+        raise ManifestError(f"no manifest {path}; known assignments: {known}")
+    try:
+        raw = _toml.loads(path.read_text(encoding="utf-8"))
+    except _toml.TOMLDecodeError as exc:
+        raise ManifestError(f"{path}: not valid TOML ({exc}); fix the file") from None
+    return parse_manifest(raw, name, path)
+
+
+def parse_manifest(raw, name, path=None):
+    """Build a :class:`Manifest` from a parsed TOML dict; raises :class:`ManifestError`."""
+    where = path or name
+
+    def need(key, typ):
+        if key not in raw:
+            raise ManifestError(f"{where}: missing required key {key!r}")
+        if not isinstance(raw[key], typ):
+            raise ManifestError(f"{where}: {key!r} must be {typ.__name__}, got {type(raw[key]).__name__}")
+        return raw[key]
+
+    title = need("title", str)
+    notebooks = tuple(need("notebooks", list))
+    if not notebooks or not all(isinstance(n, str) and n.endswith(".ipynb") for n in notebooks):
+        raise ManifestError(f"{where}: 'notebooks' must list .ipynb file names")
+    points = {str(k): float(v) for k, v in raw.get("points", {}).items()}
+    unknown = set(points) - set(notebooks)
+    if unknown:
+        raise ManifestError(f"{where}: [points] names notebooks not in 'notebooks': {sorted(unknown)}")
+    lim = raw.get("limits", {})
+    allowed = {"cell_timeout", "notebook_timeout", "memory_mb"}
+    if set(lim) - allowed:
+        raise ManifestError(f"{where}: unknown [limits] keys {sorted(set(lim) - allowed)}; allowed: {sorted(allowed)}")
+    limits = Limits(**{k: int(v) for k, v in lim.items()})
+    if min(limits.cell_timeout, limits.notebook_timeout, limits.memory_mb) <= 0:
+        raise ManifestError(f"{where}: limits must be positive")
+    device = raw.get("device", "cpu")
+    if device not in ("cpu", "auto", "cuda"):
+        raise ManifestError(f"{where}: device must be 'cpu', 'auto' or 'cuda', got {device!r}")
+    due = raw.get("due")
+    if isinstance(due, str):
+        try:
+            due = _dt.datetime.fromisoformat(due)
+        except ValueError:
+            raise ManifestError(f"{where}: due {due!r} is not ISO 8601 (e.g. 2026-12-15T23:59:00+00:00)") from None
+    if isinstance(due, _dt.datetime) and due.tzinfo is None:
+        due = due.replace(tzinfo=_dt.timezone.utc)
+    return Manifest(
+        name=name,
+        title=title,
+        notebooks=notebooks,
+        points=points,
+        limits=limits,
+        thresholds=dict(raw.get("thresholds", {})),
+        data=dict(raw.get("data", {})),
+        device=device,
+        due=due,
+        path=Path(path) if path else None,
+    )

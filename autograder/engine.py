@@ -217,3 +217,62 @@ def grade_in_temp_course(assignment, submissions, source_root=REPO_ROOT, env=Non
     finally:
         if tmp is not None:
             tmp.cleanup()
+
+
+def _normalized(nb):
+    """Notebook JSON text with volatile fields dropped, for comparing releases."""
+    nb = nbformat.from_dict(nb)
+    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nbformat.writes(nb)
+
+
+def build_release_in_temp(assignment, source_root=REPO_ROOT):
+    """Generate ``release/<assignment>`` from ``source_root`` in a temporary course.
+
+    Returns ``{relative path: bytes}`` for every file of the generated release.
+    """
+    with tempfile.TemporaryDirectory(prefix="nnkit-release-") as tmp:
+        new_course(assignment, tmp, source_root)
+        rel = generate_release(tmp, assignment, env=kernel_env())
+        return {p.relative_to(rel).as_posix(): p.read_bytes() for p in sorted(rel.rglob("*")) if p.is_file()}
+
+
+def refresh_release(assignment, source_root=REPO_ROOT):
+    """Regenerate ``release/<assignment>`` in ``source_root`` from ``source/``.
+
+    Files no longer generated are removed. Returns the list of written paths.
+    """
+    files = build_release_in_temp(assignment, source_root)
+    dest = Path(source_root) / "release" / assignment
+    if dest.exists():
+        shutil.rmtree(dest)
+    written = []
+    for rel, data in files.items():
+        out = dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        written.append(out)
+    return written
+
+
+def stale_release_files(assignment, source_root=REPO_ROOT):
+    """Paths under ``release/<assignment>`` that differ from a fresh generation ([] when fresh)."""
+    fresh = build_release_in_temp(assignment, source_root)
+    dest = Path(source_root) / "release" / assignment
+    have = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()} if dest.exists() else {}
+    stale = []
+    for rel in sorted(set(fresh) | set(have)):
+        a, b = fresh.get(rel), have.get(rel)
+        if a is None or b is None:
+            stale.append(rel)
+        elif rel.endswith(".ipynb"):
+            if _normalized(nbformat.reads(a.decode(), as_version=4)) != _normalized(nbformat.reads(b.decode(), as_version=4)):
+                stale.append(rel)
+        elif a != b:
+            stale.append(rel)
+    return stale

@@ -118,7 +118,9 @@ def _remove(path: Path) -> None:
 @contextmanager
 def _quiet_pooch(quiet: bool) -> Iterator[None]:
     """Silence pooch's "Downloading ..." log lines while ``quiet``."""
-    logger = logging.getLogger("pooch")
+    import pooch
+
+    logger = pooch.get_logger()
     old = logger.level
     if quiet:
         logger.setLevel(logging.WARNING)

@@ -1,0 +1,244 @@
+"""Kernel-side tamper guard, installed when a grading kernel starts.
+
+The grader starts every kernel with ``exec_lines`` that call :func:`install`
+before any notebook cell runs. The guard snapshots what hidden tests rely on
+(the namespaces of numpy, torch, math, builtins, nnkit's grading helpers;
+IPython's execution hooks; sys hooks) and adds a Python audit hook, which no
+code can remove. Then:
+
+- at the start of every notebook cell it compares the live state with the
+  snapshot; anything changed is put back before the cell runs and reported;
+- interpreter-walking operations (``gc.get_objects``, ``sys._current_frames``,
+  ``ctypes``), patching a library class, signalling the kernel's own process,
+  or opening a protected file for writing are reported when they happen.
+
+A report is one line ``nnkit-guard: <what>`` written to the running cell's
+stderr through the kernel's original output stream. nbgrader scores a test
+cell with stderr output 0, and the grader reads these lines back from the
+executed notebook to void the notebook and name the reason. The guard keeps
+its state only in closures, never in reachable module globals, and never
+raises from the hook (a traceback would expose its frame), except to refuse
+writes to protected files.
+"""
+
+from __future__ import annotations
+
+MARKER = "nnkit-guard:"
+
+
+def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg", "math", "builtins",
+                                         "nnkit", "nnkit.grading", "nnkit.gradcheck",
+                                         "torch", "torch.testing", "torch.nn", "torch.nn.functional")):
+    """Install the guard in this kernel. Returns None; keeps no reachable state.
+
+    ``protected_paths``: folders that must not be opened for writing (the
+    installed nnkit and autograder packages are always added).
+    ``modules``: modules whose namespaces are snapshotted (those that fail to
+    import are skipped).
+    """
+    import builtins
+    import importlib
+    import os
+    import sys
+    import threading
+
+    snap_mods = {}
+    for name in modules:
+        try:
+            mod = importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - torch may be absent on a numpy-only machine
+            continue
+        saved = dict(vars(mod))
+        if name == "builtins":  # IPython swaps these in and out around every cell
+            for k in ("_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__",
+                      "input", "raw_input"):
+                saved.pop(k, None)
+        snap_mods[name] = (mod, saved)
+
+    # classes that those namespaces export (torch.Tensor, nn.Module, ...): patching a
+    # method on them is not an audited event, so their dicts are compared too
+    snap_classes = {}
+    for name, (mod, saved) in snap_mods.items():
+        for value in saved.values():
+            if (isinstance(value, type) and id(value) not in snap_classes
+                    and str(getattr(value, "__module__", "")).startswith(("numpy", "torch", "nnkit"))):
+                try:
+                    snap_classes[id(value)] = (value, dict(vars(value)))
+                except TypeError:
+                    pass
+
+    paths = []
+    for name in ("nnkit", "autograder"):
+        mod = sys.modules.get(name) or importlib.import_module(name)
+        paths.append(os.path.dirname(os.path.abspath(mod.__file__)))
+    paths.extend(os.path.abspath(p) for p in protected_paths)
+    paths = tuple(p.rstrip(os.sep) + os.sep for p in paths)
+
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except Exception:  # noqa: BLE001
+        shell = None
+    shell_attrs = ("ast_transformers", "input_transformers_post", "input_transformers_cleanup",
+                   "custom_exceptions", "CustomTB", "InteractiveTB", "SyntaxTB", "displayhook",
+                   "compile")
+    shell_snapshot = {}
+    list_snapshot = {}
+    shell_dict_keys = set()
+    if shell is not None:
+        shell_dict_keys = set(vars(shell))
+        for a in shell_attrs:
+            if hasattr(shell, a):
+                v = getattr(shell, a)
+                shell_snapshot[a] = v
+                if isinstance(v, list):
+                    list_snapshot[a] = list(v)
+    shell_class_methods = {k for k in dir(type(shell))} if shell is not None else set()
+
+    sys_snapshot = {k: getattr(sys, k) for k in ("modules", "meta_path", "path_hooks")}
+    meta_path = list(sys.meta_path)
+    stream = sys.stderr
+    stream_cls = type(stream)
+    write = stream_cls.write
+    flush = getattr(stream_cls, "flush", None)
+    known_threads = {t.ident for t in threading.enumerate()}
+    protected_prefixes = ("numpy", "torch", "nnkit", "builtins", "IPython", "ipykernel", "autograder", "math", "scipy")
+    my_pid = os.getpid()
+    my_ppid = os.getppid()
+    reported = set()
+    _getattr, _isinstance, _str, _type = getattr, isinstance, str, type
+    _list, _dict, _sorted = list, dict, sorted
+
+    def report(what):
+        if what in reported:
+            return
+        reported.add(what)
+        try:
+            write(stream, f"{MARKER} {what}\n")
+            if flush is not None:
+                flush(stream)
+        except Exception:  # noqa: BLE001 - the report must never break the kernel
+            pass
+
+    def library_wrapper_of(new, old):
+        """True when ``new`` is a library decorator's wrapper around ``old``
+        (torch wraps some functions lazily, e.g. torch.manual_seed)."""
+        for _ in range(5):
+            code = _getattr(new, "__code__", None)
+            if code is None or is_cell(code):
+                return False
+            new = _getattr(new, "__wrapped__", None)
+            if new is None:
+                return False
+            if new is old:
+                return True
+        return False
+
+    def check_and_restore():
+        found = []
+        for name, (mod, saved) in snap_mods.items():
+            live = mod.__dict__
+            for key, value in saved.items():
+                if live.get(key, value) is not value or key not in live:
+                    if key in live and library_wrapper_of(live[key], value):
+                        saved[key] = live[key]
+                        continue
+                    found.append(f"{name}.{key}")
+                    live[key] = value
+        for cls, saved in snap_classes.values():
+            live = cls.__dict__
+            if len(live) == len(saved) and all(live.get(k) is v for k, v in saved.items()):
+                continue
+            for k in _list(live):
+                if k not in saved:
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{k} (added)")
+                    try:
+                        delattr(cls, k)
+                    except Exception:  # noqa: BLE001
+                        pass
+            for k, v in saved.items():
+                if live.get(k, v) is not v or k not in live:
+                    found.append(f"{cls.__module__}.{cls.__qualname__}.{k}")
+                    try:
+                        setattr(cls, k, v)
+                    except Exception:  # noqa: BLE001
+                        pass
+        if shell is not None:
+            for a, v in shell_snapshot.items():
+                if shell.__dict__.get(a, v) is not v:
+                    found.append(f"IPython shell.{a}")
+                    shell.__dict__[a] = v
+            for a, items in list_snapshot.items():
+                lst = shell_snapshot[a]
+                if _list(lst) != items:
+                    found.append(f"IPython shell.{a} (contents)")
+                    lst[:] = items
+            for k in _list(shell.__dict__):
+                if k not in shell_dict_keys and k in shell_class_methods:
+                    found.append(f"IPython shell.{k} (method replaced)")
+                    del shell.__dict__[k]
+        for k, v in sys_snapshot.items():
+            if _getattr(sys, k) is not v:
+                found.append(f"sys.{k}")
+                setattr(sys, k, v)
+        if _list(sys.meta_path) != meta_path:
+            found.append("sys.meta_path (import hooks)")
+            sys.meta_path[:] = meta_path
+        if sys.gettrace() is not None:
+            found.append("sys.settrace (a tracer is installed)")
+            sys.settrace(None)
+        if sys.getprofile() is not None:
+            found.append("sys.setprofile (a profiler is installed)")
+            sys.setprofile(None)
+        for t in threading.enumerate():
+            if t.ident not in known_threads and t.is_alive() and _type(t).__module__ not in ("ipykernel.iostream", "IPython.core.history", "threading"):
+                if not t.daemon:
+                    found.append(f"a background thread {t.name!r} runs into the next cell")
+        return found
+
+    def is_cell(code):
+        fn = _getattr(code, "co_filename", "")
+        return _isinstance(fn, _str) and ("ipykernel_" in fn or fn.startswith("<ipython-input"))
+
+    watched = frozenset({"exec", "gc.get_objects", "gc.get_referrers", "gc.get_referents",
+                         "sys._current_frames", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
+                         "ctypes.addressof", "ctypes.string_at", "ctypes.PyObj_FromPtr",
+                         "object.__setattr__", "object.__delattr__", "os.kill", "os.killpg", "open",
+                         "sys.addaudithook"})
+
+    def hook(event, args):
+        if event not in watched:
+            return
+        try:
+            if event == "exec":
+                if args and is_cell(args[0]):
+                    reported.clear()
+                    for what in check_and_restore():
+                        report(f"restored {what}, changed by an earlier cell")
+            elif event in ("object.__setattr__", "object.__delattr__"):
+                obj = args[0]
+                # only a change made by notebook code counts (libraries set class attributes on import)
+                if (_isinstance(obj, _type) and _str(_getattr(obj, "__module__", "")).startswith(protected_prefixes)
+                        and is_cell(sys._getframe(1).f_code)):
+                    report(f"patches class {obj.__module__}.{obj.__qualname__}.{args[1]}")
+            elif event in ("os.kill", "os.killpg"):
+                if args and args[0] in (my_pid, my_ppid, 0, -1):
+                    report("signals the kernel's own process")
+            elif event == "open":
+                path, mode = args[0], args[1]
+                if _isinstance(path, (_str, bytes)) and _isinstance(mode, _str) and any(c in mode for c in "wax+"):
+                    p = os.path.abspath(os.fsdecode(path))
+                    if p.startswith(paths):
+                        report(f"opens {p} for writing")
+                        raise PermissionError(f"{p} is read-only during grading")
+            elif event == "sys.addaudithook":
+                report("adds an audit hook")
+            else:
+                report(f"calls {event}")
+        except PermissionError:
+            raise
+        except Exception:  # noqa: BLE001 - never break the kernel from the hook
+            pass
+
+    sys.addaudithook(hook)

@@ -94,8 +94,9 @@ def _to_python(source):
 
 
 class _Scanner(ast.NodeVisitor):
-    def __init__(self, label, aliases):
+    def __init__(self, label, aliases, provided=None):
         self.label = label
+        self.provided = provided if provided is not None else set()  # names bound by trusted cells
         self.aliases = aliases  # name -> dotted module path, shared across cells
         self.findings = []
 
@@ -151,7 +152,10 @@ class _Scanner(ast.NodeVisitor):
             if target.id in ("get_ipython", "__builtins__"):
                 self.add("monkeypatch", node, f"rebinds {target.id}")
             elif path and path.split(".")[0] in PROTECTED_ROOTS and "." in path and isinstance(node, ast.Assign):
-                # `from numpy import allclose; allclose = ...` only rebinds a local name: harmless
+                if target.id in self.provided:
+                    # test cells may use names that provided cells imported (rel_error, ...)
+                    self.add("monkeypatch", node, f"rebinds {target.id}, which the notebook provides ({path})")
+                # otherwise `from numpy import allclose; allclose = ...` only rebinds the student's own name
                 self.aliases.pop(target.id, None)
             return
         if isinstance(target, (ast.Attribute, ast.Subscript)):
@@ -191,6 +195,14 @@ class _Scanner(ast.NodeVisitor):
         for t in node.targets:
             self._check_target(t, node)
         self.generic_visit(node)
+
+    def visit_FunctionDef(self, node):
+        if node.name in self.provided and node.name in self.aliases:
+            self.add("monkeypatch", node, f"redefines {node.name}, which the notebook provides ({self.aliases[node.name]})")
+        self.generic_visit(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_ClassDef = visit_FunctionDef
 
     # -- attribute reads that reach into the interpreter --------------------
     def visit_Attribute(self, node):
@@ -254,14 +266,14 @@ class _Scanner(ast.NodeVisitor):
         return any(s in text for s in ("nnkit", "site-packages", "__file__", "autograder", "source/", "gradebook"))
 
 
-def scan_source(source, label="cell", aliases=None):
+def scan_source(source, label="cell", aliases=None, provided=None):
     """Findings for one code cell's source (IPython syntax allowed)."""
     aliases = {} if aliases is None else aliases
     try:
         tree = ast.parse(_to_python(source))
     except SyntaxError as exc:
         return []  # a cell that does not parse cannot run, so it cannot tamper either
-    scanner = _Scanner(label, aliases)
+    scanner = _Scanner(label, aliases, provided)
     scanner.visit(tree)
     return scanner.findings
 
@@ -285,7 +297,7 @@ def scan_notebook(submission, master=None, release=None):
     the master that the student changed give ``locked_edit`` findings.
     """
     trusted = _trusted_sources(master, release)
-    findings, aliases = [], {}
+    findings, aliases, provided = [], {}, set()
     for i, cell in enumerate(submission.cells):
         if cell.get("cell_type") != "code":
             continue
@@ -293,12 +305,15 @@ def scan_notebook(submission, master=None, release=None):
         label = _cell_label(cell, i)
         if src.strip() in trusted:
             # still learn its imports, so aliases such as `np` resolve in later cells
+            before = dict(aliases)
             try:
                 _Scanner(label, aliases).visit(ast.parse(_to_python(src)))
             except SyntaxError:
                 pass
+            provided.update(k for k, v in aliases.items()
+                            if before.get(k) != v and v.split(".")[0] in PROTECTED_ROOTS and "." in v)
             continue
-        findings.extend(scan_source(src, label, aliases))
+        findings.extend(scan_source(src, label, aliases, provided))
     if master is not None:
         findings.extend(locked_edits(submission, master, release))
     return findings

@@ -92,3 +92,13 @@ def test_locked_edit_is_reported_but_not_tampering():
     sub = _nb("print('changed')", "y = 2", locked=(0,))
     found = scan_notebook(sub, master)
     assert [f.kind for f in found] == ["locked_edit"] and tampering(found) == []
+
+
+def test_rebinding_a_provided_helper_is_tampering():
+    master = _nb("from nnkit.gradcheck import rel_error\nimport numpy as np", "x = 1", locked=(0,))
+    for attack in ("rel_error = lambda a, b: 0.0", "def rel_error(a, b):\n    return 0.0"):
+        sub = _nb("from nnkit.gradcheck import rel_error\nimport numpy as np", attack, locked=(0,))
+        assert [f.kind for f in tampering(scan_notebook(sub, master))] == ["monkeypatch"], attack
+    # a student's own import may be rebound freely
+    sub = _nb("import numpy as np", "from numpy import tanh\ntanh = 3", locked=(0,))
+    assert tampering(scan_notebook(sub, _nb("import numpy as np", locked=(0,)))) == []

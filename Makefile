@@ -17,6 +17,11 @@ export NNKIT_IMDB_PATH ?= $(wildcard $(abspath ../shared/data/imdb/aclImdb_label
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
+	@# The grader sandboxes student kernels with bubblewrap (Linux); install it when we can.
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(uname)" = Linux ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } \
+	  || command -v bwrap >/dev/null 2>&1 \
+	  || echo "WARNING: bubblewrap (bwrap) is not installed: grading will run student code UNSANDBOXED. Install it: sudo apt-get install bubblewrap"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[grader,dev]"
 	touch $(STAMP)

@@ -6,9 +6,11 @@ import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.guard import MARKER
+from nnkit.guard import MARKER
 
-GUARD_ARGS = ["--IPKernelApp.exec_lines=['import autograder.guard as _g; _g.install(); del _g']"]
+from nnkit.guard import KERNEL_ARGUMENT
+
+GUARD_ARGS = [KERNEL_ARGUMENT]
 
 
 def run(cells, timeout=60):

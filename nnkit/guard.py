@@ -1,7 +1,8 @@
 """Kernel-side tamper guard, installed when a grading kernel starts.
 
 The grader starts every kernel with ``exec_lines`` that call :func:`install`
-before any notebook cell runs. The guard snapshots what hidden tests rely on
+before any notebook cell runs (:data:`KERNEL_ARGUMENT`). It lives in nnkit
+because the sandboxed kernel can import nnkit and nothing of the grader. The guard snapshots what hidden tests rely on
 (the namespaces of numpy, torch, math, builtins, nnkit's grading helpers;
 IPython's execution hooks; sys hooks) and adds a Python audit hook, which no
 code can remove. Then:
@@ -24,6 +25,8 @@ writes to protected files.
 from __future__ import annotations
 
 MARKER = "nnkit-guard:"
+# Appended to a kernel's command line, installs the guard before any cell runs.
+KERNEL_ARGUMENT = "--IPKernelApp.exec_lines=['import nnkit.guard as _g; _g.install(); del _g']"
 
 
 def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg", "math", "builtins",
@@ -69,7 +72,10 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
 
     paths = []
     for name in ("nnkit", "autograder"):
-        mod = sys.modules.get(name) or importlib.import_module(name)
+        try:  # the sandbox shows the kernel nnkit but not autograder
+            mod = sys.modules.get(name) or importlib.import_module(name)
+        except ImportError:
+            continue
         paths.append(os.path.dirname(os.path.abspath(mod.__file__)))
     paths.extend(os.path.abspath(p) for p in protected_paths)
     paths = tuple(p.rstrip(os.sep) + os.sep for p in paths)

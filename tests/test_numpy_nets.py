@@ -1,0 +1,272 @@
+"""The numpy_nets assignment (source/numpy_nets, release/numpy_nets, assignments/numpy_nets.toml).
+
+Fast checks: the release is generated from source (fresh, no solutions, no hidden tests,
+no outputs), source outputs are stripped, the manifest's points and thresholds agree with
+the notebooks, and the mutant file covers every graded function.
+
+Slow checks (nbgrader on this machine): the solution of every notebook earns every
+autograded point, the untouched release earns 0 without crashing the grader, every
+realistic mistake in ``tests/mutants/numpy_nets.py`` loses points in the test cells it
+names, and every correct alternative keeps full marks.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import engine, mutation
+from autograder.manifest import load_manifest
+from conftest import full_imdb_path
+
+A = "numpy_nets"
+REPO = Path(__file__).resolve().parents[1]
+SOURCE = REPO / "source" / A
+RELEASE = REPO / "release" / A
+MANIFEST = load_manifest(REPO, A)
+IMDB_NOTEBOOK = "05_putting_it_together.ipynb"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+THRESHOLD = re.compile(r"^\s*(\w+)\s*=\s*([-+0-9.eE]+)\s*#\s*manifest:\s*thresholds\.(\w+)\s*$", re.M)
+
+
+def _load_mutant_module():
+    spec = importlib.util.spec_from_file_location("numpy_nets_mutants", REPO / "tests" / "mutants" / "numpy_nets.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _source(name):
+    return nbformat.read(SOURCE / name, as_version=4)
+
+
+def _meta(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def _grade_cells(nb):
+    return [c for c in nb.cells if _meta(c).get("grade")]
+
+
+def _manual_ids(nb):
+    return {_meta(c)["grade_id"] for c in _grade_cells(nb) if c.cell_type == "markdown"}
+
+
+# ---------------------------------------------------------------- fast checks
+
+
+def test_manifest_lists_the_source_notebooks():
+    assert sorted(MANIFEST.notebooks) == sorted(p.name for p in SOURCE.glob("*.ipynb"))
+    assert sorted(MANIFEST.notebooks) == sorted(p.name for p in RELEASE.glob("*.ipynb"))
+    assert MANIFEST.data.get("imdb") is True
+
+
+@pytest.mark.parametrize("name", MANIFEST.notebooks)
+def test_manifest_points_equal_cell_points(name):
+    nb = _source(name)
+    ids = [_meta(c)["grade_id"] for c in nb.cells if _meta(c)]
+    assert len(ids) == len(set(ids)), f"{name}: duplicate grade ids"
+    assert all(c.get("id") for c in nb.cells), f"{name}: every cell needs a stable id"
+    assert sum(float(_meta(c)["points"]) for c in _grade_cells(nb)) == MANIFEST.points[name]
+
+
+def test_thresholds_match_hidden_test_literals():
+    found = {}
+    for name in MANIFEST.notebooks:
+        for cell in _grade_cells(_source(name)):
+            for var, value, key in THRESHOLD.findall(cell.source):
+                assert key not in found, f"threshold {key} is set in two test cells"
+                assert re.search(rf"(>=|<=|>|<)\s*{var}\b", cell.source), f"{name}: {var} is not used in a comparison"
+                found[key] = float(value)
+    assert found == {k: float(v) for k, v in MANIFEST.thresholds.items()}
+
+
+@pytest.mark.parametrize("name", MANIFEST.notebooks)
+def test_source_outputs_are_stripped(name):
+    for cell in _source(name).cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"{name}: cell {cell.id} has outputs"
+
+
+@pytest.mark.parametrize("name", MANIFEST.notebooks)
+def test_release_has_no_solutions_hidden_tests_or_outputs(name):
+    src, rel = _source(name), nbformat.read(RELEASE / name, as_version=4)
+    text = (RELEASE / name).read_text()
+    for marker in MARKERS:
+        assert marker not in text, f"release/{name} contains {marker!r}"
+    for cell in rel.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, f"release/{name}: cell {cell.id} has outputs"
+    assert [_meta(c).get("grade_id") for c in rel.cells] == [_meta(c).get("grade_id") for c in src.cells]
+    # no line of a solution region or of a hidden test survives in the release (unless the
+    # same line is also public in the source, e.g. a visible test repeating a hidden one)
+    released_lines = {l.strip() for c in rel.cells for l in c.source.split("\n")}
+    secret, public = set(), set()
+    for cell in src.cells:
+        inside = False
+        for line in cell.source.split("\n"):
+            if re.match(r"\s*### BEGIN (SOLUTION|HIDDEN TESTS)", line):
+                inside = True
+            elif re.match(r"\s*### END (SOLUTION|HIDDEN TESTS)", line):
+                inside = False
+            else:
+                (secret if inside else public).add(line.strip())
+    leaked = sorted(l for l in (secret - public) & released_lines if len(l) >= 20)
+    assert not leaked, f"release/{name} leaks solution or hidden-test lines: {leaked[:5]}"
+    answers = [c for c in rel.cells if _meta(c).get("solution") and c.cell_type == "code"]
+    assert answers and all("raise NotImplementedError()" in c.source for c in answers)
+
+
+@pytest.mark.slow
+def test_release_is_fresh():
+    stale = engine.stale_release_files(A)
+    assert stale == [], (f"release/{A} is stale: {stale}; regenerate it with "
+                         f"python -c \"from autograder.engine import refresh_release; refresh_release('{A}')\"")
+
+
+def _functions(src):
+    """{top-level function or class name: its source} of a cell."""
+    tree = ast.parse(src)
+    return {n.name: ast.get_source_segment(src, n) for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+
+
+def test_every_graded_function_has_a_realistic_mistake():
+    mod = _load_mutant_module()
+    wrong = [m for m in mod.MUTANTS if m["kind"] == "wrong"]
+    assert all(m["must_fail"] for m in wrong), "every wrong mutant names the test cells it must fail"
+    touched = set()
+    for m in wrong:
+        for gid, new in m["cells"].items():
+            old = mod.reference_cell_source(m["notebook"], gid)
+            a, b = _functions(old), _functions(new)
+            touched |= {(m["notebook"], f) for f in a if a[f] != b.get(f)}
+    graded = set()
+    for name in MANIFEST.notebooks[:4]:
+        nb = engine.solution_notebook(A, name)
+        test_ids = {_meta(c)["grade_id"] for c in _grade_cells(nb)}
+        deps = mod.dependencies(name)
+        for cell in nb.cells:
+            gid = _meta(cell).get("grade_id")
+            # answer cells whose code the tests of this notebook grade (not the pasted earlier work)
+            if _meta(cell).get("solution") and cell.cell_type == "code" and not gid.startswith(("layers_from", "pasted")):
+                for f in _functions(cell.source):
+                    assert any((gid, f) in deps[t] for t in test_ids), f"{name}:{gid}:{f} is not graded by any test cell"
+                    graded.add((name, f))
+    missing = sorted(graded - touched)
+    assert not missing, f"graded functions without a wrong mutant: {missing}"
+    assert any(m["notebook"] == IMDB_NOTEBOOK for m in wrong)
+    correct = [m for m in mod.MUTANTS if m["kind"] == "correct"]
+    assert len({m["notebook"] for m in correct}) >= 4 and len(correct) >= 8
+
+
+def test_mutant_batches_keep_mistakes_independent():
+    """Each mistake of a batch changes its own functions, and its must_fail cells use none of the others'."""
+    mod = _load_mutant_module()
+    batches = mod.batches(mod.MUTANTS)
+    by_name = {m["name"]: m for m in mod.MUTANTS}
+    assert sorted(p for b in batches for p in b["parts"]) == sorted(by_name)
+    for b in batches:
+        deps = mod.dependencies(b["notebook"])
+        parts = [by_name[p] for p in b["parts"]]
+        changed = [mod.touched(p) for p in parts]
+        assert mod.touched(b) == set().union(*changed), f"{b['name']}: the batch is not the union of its parts"
+        for i, p in enumerate(parts):
+            others = set().union(*(changed[j] for j in range(len(parts)) if j != i))
+            assert not changed[i] & others, f"{b['name']}: {p['name']} changes a unit another part changes"
+            if b["kind"] == "wrong":
+                assert not mod.reach(p, deps) & others, f"{b['name']}: {p['name']}'s tests use a unit another part changes"
+                for gid, unit in changed[i]:  # the part's own edit is in the batch
+                    assert unit != "*" and mod.units(p["cells"][gid])[unit] == mod.units(b["cells"][gid])[unit], \
+                        f"{b['name']}: {p['name']}'s edit of {gid}:{unit} is missing"
+
+
+# ---------------------------------------------------------------- grading (slow)
+
+
+@pytest.fixture(scope="module")
+def graded():
+    """Grade the solutions, the correct alternatives and the mistakes (run_mutants, 2 workers)
+    and, alongside, the untouched release (grade_in_temp_course). Kernels use one BLAS thread each."""
+    with_imdb = full_imdb_path() is not None
+    notebooks = [n for n in MANIFEST.notebooks if with_imdb or n != IMDB_NOTEBOOK]
+    mod = _load_mutant_module()
+    batches = [b for b in mod.batches(mod.MUTANTS) if b["notebook"] in notebooks]
+    solutions = [{"name": f"solution_{n[:2]}", "kind": "correct", "notebook": n, "cells": {}} for n in notebooks]
+    # the long IMDB notebook first in one worker's queue, its mutant first in the other's
+    slow = [m for m in solutions + batches if m["notebook"] == IMDB_NOTEBOOK]
+    rest = [m for m in solutions + batches if m["notebook"] != IMDB_NOTEBOOK]
+    queue = slow + rest
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            mp.setenv(var, "1")
+        if with_imdb:
+            mp.setenv("NNKIT_IMDB_PATH", str(full_imdb_path()))
+        t0 = time.time()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            blank = pool.submit(engine.grade_in_temp_course, A, {"blank": {n: RELEASE / n for n in notebooks}})
+            results = mutation.run_mutants(A, queue, workers=2)
+            blank = blank.result()["blank"]
+        seconds = time.time() - t0
+    return {"results": {r.name: r for r in results}, "blank": blank, "batches": batches, "mutants": mod.MUTANTS,
+            "notebooks": notebooks, "seconds": seconds, "with_imdb": with_imdb}
+
+
+@pytest.mark.slow
+def test_solution_earns_every_autograded_point(graded):
+    for name in graded["notebooks"]:
+        r = graded["results"][f"solution_{name[:2]}"]
+        manual = _manual_ids(_source(name))
+        autograded_max = MANIFEST.points[name] - sum(
+            float(_meta(c)["points"]) for c in _grade_cells(_source(name)) if _meta(c)["grade_id"] in manual)
+        assert r.max_score == MANIFEST.points[name], f"{name}: graded {r.max_score} points, manifest says {MANIFEST.points[name]}"
+        assert set(r.failed_cells) == manual, f"{name}: the solution lost points in {sorted(set(r.failed_cells) - manual)}"
+        assert r.score == autograded_max, f"{name}: solution scored {r.score} of {autograded_max} autograded points"
+    print(f"\nsolution: every autograded point in {len(graded['notebooks'])} notebooks "
+          f"(manual cells left for a TA: {sorted(set().union(*(_manual_ids(_source(n)) for n in graded['notebooks'])))})")
+
+
+@pytest.mark.slow
+def test_untouched_release_earns_zero(graded):
+    blank = graded["blank"]
+    graded_nbs = {c.notebook for c in blank.cells}
+    assert graded_nbs == set(graded["notebooks"]), f"the grader did not grade {set(graded['notebooks']) - graded_nbs}"
+    assert blank.max_score == sum(MANIFEST.points[n] for n in graded["notebooks"])
+    assert blank.score == 0, f"the blank release scored {blank.score}: {[(c.grade_id, c.score) for c in blank.cells if c.score]}"
+
+
+@pytest.mark.slow
+def test_mistakes_lose_points_and_alternatives_keep_them(graded):
+    results, by_name = graded["results"], {m["name"]: m for m in graded["mutants"]}
+    killed, survived, accepted, rejected = [], [], [], []
+    for b in graded["batches"]:
+        r = results[b["name"]]
+        for part in b["parts"]:
+            m = by_name[part]
+            if m["kind"] == "wrong":
+                ok = r.score < r.max_score and all(c in r.failed_cells for c in m["must_fail"])
+                (killed if ok else survived).append((part, sorted(set(m["must_fail"]) - set(r.failed_cells))))
+            else:
+                (accepted if r.ok else rejected).append((part, r.failed_cells))
+    n_wrong, n_right = len(killed) + len(survived), len(accepted) + len(rejected)
+    print(f"\nmistakes killed: {len(killed)}/{n_wrong} ({len(killed) / n_wrong:.0%}); correct alternatives accepted: "
+          f"{len(accepted)}/{n_right} ({len(accepted) / n_right:.0%}); graded as {len(graded['batches'])} batches "
+          f"+ {len(graded['notebooks'])} solutions, alongside the blank release, in {graded['seconds']:.0f} s")
+    assert not survived, f"mistakes that kept their points (cells that should have failed): {survived}"
+    assert not rejected, f"correct alternatives that lost points: {rejected}"
+    assert all(results[b["name"]].ok for b in graded["batches"])
+
+
+@pytest.mark.slow
+def test_imdb_notebook_was_graded(graded):
+    if not graded["with_imdb"]:
+        pytest.skip("full IMDB data not found (NNKIT_IMDB_PATH): notebook 05 was not graded")
+    assert f"solution_{IMDB_NOTEBOOK[:2]}" in graded["results"]
+    assert any(b["notebook"] == IMDB_NOTEBOOK for b in graded["batches"])

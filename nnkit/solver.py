@@ -124,6 +124,8 @@ class Solver:
             if name not in grads:
                 raise KeyError(f"model.loss returned no gradient for parameter {name!r}")
             next_w, next_config = self.update_rule(w, grads[name], self.optim_configs[name])
+            if isinstance(next_w, np.ndarray) and isinstance(w, np.ndarray) and next_w.dtype != w.dtype:
+                next_w = next_w.astype(w.dtype)  # keep a float32 model float32
             self.model.params[name] = next_w
             self.optim_configs[name] = next_config
         first = next(iter(self.optim_configs.values()), {})

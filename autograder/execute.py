@@ -1,0 +1,267 @@
+"""nbgrader's Execute preprocessor, hardened so that no submission can stop a batch.
+
+:class:`GuardedExecute` replaces ``nbgrader.preprocessors.Execute`` in the
+autograde step. On top of nbgrader's per-cell timeout it
+
+* enforces a **per-notebook time limit** (``notebook_timeout``): each cell's
+  timeout is cut to what is left of the notebook's budget, and once it is spent
+  the remaining cells are not run;
+* survives a **dead kernel** (``os._exit``, a segfault, the OOM killer): the
+  cell that killed it and every later test cell get an error, earlier results
+  stand;
+* detects a kernel that ignores the interrupt after a cell timeout (a loop
+  that swallows ``KeyboardInterrupt``) and stops instead of waiting out every
+  later cell;
+* keeps at most ``max_output_chars`` of output per cell while the cell runs (a
+  cell printing megabytes cannot exhaust the grader's memory);
+* never raises: anything that goes wrong outside a cell marks the test cells
+  not yet run as failed.
+
+Test cells that were not run get an error output (``NotRun``), because
+nbgrader gives full marks to a test cell without output. What happened is
+written to the notebook metadata under ``nnkit_grading`` (``problems``: list of
+``{"kind", "message"}``; ``seconds``), where :mod:`autograder.worker` reads it.
+
+Kernels start through :class:`autograder.kernel.LimitedKernelManager` unless
+``c.GuardedExecute.kernel_manager_class`` names another one (a sandbox).
+"""
+
+from __future__ import annotations
+
+import time
+from queue import Empty
+
+from jupyter_core.utils import ensure_async, run_sync
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader import utils as nbutils
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Enum, Integer, Unicode
+
+from autograder.kernel import LimitedKernelManager
+
+# Problem kinds (stable strings: exports and tests read them).
+CELL_TIMEOUT = "cell_timeout"
+NOTEBOOK_TIMEOUT = "notebook_timeout"
+KERNEL_DIED = "kernel_died"
+UNRESPONSIVE = "kernel_unresponsive"
+KERNEL_START = "kernel_start_failed"
+OUTPUT_TRUNCATED = "output_truncated"
+MEMORY = "memory_limit"
+GRADER_ERROR = "grader_error"
+
+
+def _label(cell, index):
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {index} ({gid})" if gid else f"cell {index}"
+
+
+def error_output(ename, evalue):
+    """An nbformat error output (what a raising cell leaves)."""
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _msg_sizes(msg):
+    """``(text characters, rich-media characters)`` of an output message (images count as rich)."""
+    content = msg.get("content", {})
+    if msg.get("msg_type") == "stream":
+        return len(content.get("text", "")), 0
+    data = content.get("data") or {}
+    if data:
+        text = rich = 0
+        for mime, value in data.items():
+            n = len(value) if isinstance(value, str) else len(str(value))
+            if mime.startswith("text/") or mime in ("application/json",):
+                text += n
+            else:
+                rich += n
+        return text, rich
+    return len(str(content.get("traceback", ""))) + len(str(content.get("evalue", ""))), 0
+
+
+def _configured_kernel_manager(kwargs):
+    """``GuardedExecute.kernel_manager_class`` from the config (nbgrader's Execute would override it)."""
+    cfg = kwargs.get("config")
+    if cfg is None and kwargs.get("parent") is not None:
+        cfg = getattr(kwargs["parent"], "config", None)
+    value = (cfg or {}).get("GuardedExecute", {}).get("kernel_manager_class") if cfg is not None else None
+    if isinstance(value, str):
+        from traitlets.utils.importstring import import_item
+
+        value = import_item(value)
+    return value
+
+
+class GuardedExecute(Execute):
+    """``Execute`` with a notebook time limit, dead-kernel handling and output caps (see module doc)."""
+
+    notebook_timeout = Integer(0, help="seconds for the whole notebook, kernel start included (0: none)").tag(config=True)
+    max_output_chars = Integer(200_000, help="characters of text output kept per cell (-1: no limit)").tag(config=True)
+    max_media_chars = Integer(20_000_000, help="characters of images and other rich output kept per cell "
+                                               "(-1: no limit)").tag(config=True)
+    interrupt_grace = Integer(5, help="seconds a kernel gets to answer after a timed-out cell is interrupted").tag(config=True)
+    kernel_name = Unicode("python3", help="kernel used for every submission (the notebook's own is ignored)").tag(config=True)
+    raise_on_iopub_timeout = Bool(False, help="a cell's late output is dropped, never fatal").tag(config=True)
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", _configured_kernel_manager(kwargs) or LimitedKernelManager)
+        super().__init__(*args, **kwargs)
+        self._reset_guards()
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def _reset_guards(self):
+        self._t0 = time.monotonic()
+        self._stop = None  # reason string once no further cell may run
+        self._problems = []
+        self._budget = None
+        self._timeout_hit = False
+        self._out_chars = {}
+        self._dropped = {}
+        self._dropped_stderr = set()
+        self._ran = set()
+
+    def _problem(self, kind, message):
+        self._problems.append({"kind": kind, "message": message})
+
+    def _halt(self, kind, message):
+        if self._stop is None:
+            self._stop = message
+            self._problem(kind, message)
+
+    def _mark_not_run(self, cell):
+        if cell.cell_type == "code" and nbutils.is_grade(cell) and not nbutils.is_solution(cell):
+            cell.outputs = [error_output("NotRun", f"not run: {self._stop}")]
+            cell.execution_count = None
+
+    def _remaining(self):
+        if not self.notebook_timeout or self.notebook_timeout <= 0:
+            return None
+        return self.notebook_timeout - (time.monotonic() - self._t0)
+
+    # ---- nbclient hooks ----------------------------------------------------------------------
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        if self._budget is not None:
+            timeout = max(1, int(self._budget if timeout is None else min(timeout, self._budget)))
+        return timeout
+
+    async def _async_handle_timeout(self, timeout, cell=None):
+        self._timeout_hit = True
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def output(self, outs, msg, display_id, cell_index):
+        text, rich = _msg_sizes(msg)
+        used_text, used_rich = self._out_chars.get(cell_index, (0, 0))
+        over_text = self.max_output_chars is not None and 0 <= self.max_output_chars < used_text + text
+        over_rich = self.max_media_chars is not None and 0 <= self.max_media_chars < used_rich + rich
+        if over_text or over_rich:
+            self._dropped[cell_index] = self._dropped.get(cell_index, 0) + text + rich
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "error" or (msg.get("msg_type") == "stream" and content.get("name") == "stderr"):
+                self._dropped_stderr.add(cell_index)
+            return None
+        self._out_chars[cell_index] = (used_text + text, used_rich + rich)
+        return super().output(outs, msg, display_id, cell_index)
+
+    async def _async_kernel_responds(self, grace):
+        """True when the kernel answers a no-op request within ``grace`` seconds."""
+        if self.kc is None or not await ensure_async(self.kc.is_alive()):
+            return False
+        msg_id = await ensure_async(self.kc.execute("", silent=True, store_history=False))
+        deadline = time.monotonic() + grace
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            try:
+                msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=left))
+            except Empty:
+                return False
+            if msg.get("parent_header", {}).get("msg_id") == msg_id:
+                return True
+
+    _kernel_responds = run_sync(_async_kernel_responds)
+
+    # ---- preprocessing -----------------------------------------------------------------------
+    def preprocess(self, nb, resources=None, km=None):
+        self._reset_guards()
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # the kernel did not start, or the client failed between cells
+            kind = KERNEL_START if not self._ran else GRADER_ERROR
+            what = "the kernel could not start" if kind == KERNEL_START else "grading stopped"
+            self._halt(kind, f"{what}: {type(exc).__name__}: {exc}")
+            self.log.error("GuardedExecute: %s", self._stop)
+        if self._stop is not None:
+            for index, cell in enumerate(nb.cells):
+                if index not in self._ran:
+                    self._mark_not_run(cell)
+        nb.metadata["nnkit_grading"] = {
+            "problems": list(self._problems),
+            "seconds": round(time.monotonic() - self._t0, 3),
+        }
+        return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        self._check_assign_resources(resources)
+        if cell.cell_type != "code" or not cell.source.strip():
+            self._ran.add(index)
+            return cell, self.resources
+        remaining = self._remaining()
+        if self._stop is None and remaining is not None and remaining < 1:
+            self._halt(NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
+                                         f"before {_label(cell, index)}")
+        if self._stop is not None:
+            self._mark_not_run(cell)
+            self._ran.add(index)
+            return cell, self.resources
+        self._budget = remaining
+        self._timeout_hit = False
+        try:
+            cell = self.execute_cell(cell, index, store_history=True)
+        except DeadKernelError:
+            cell.outputs.append(error_output(
+                "KernelDied", "the kernel died while running this cell (a crash, os._exit, or too much memory)"))
+            self._halt(KERNEL_DIED, f"the kernel died while running {_label(cell, index)}")
+        except CellTimeoutError as exc:
+            cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0] if str(exc) else "timeout"))
+            self._problem(CELL_TIMEOUT, f"{_label(cell, index)} timed out")
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            cell.outputs.append(error_output("GraderError", f"{type(exc).__name__}: {exc}"))
+            self._halt(GRADER_ERROR, f"grading failed at {_label(cell, index)}: {type(exc).__name__}: {exc}")
+        finally:
+            self._ran.add(index)
+            self._budget = None
+        if self._timeout_hit and self._stop is None:
+            left = self._remaining()
+            if left is not None and left < 1:
+                self._halt(NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
+                                             f"in {_label(cell, index)}")
+            else:
+                self._problem(CELL_TIMEOUT, f"{_label(cell, index)} hit the per-cell time limit ({self.timeout} s)")
+                grace = self.interrupt_grace if left is None else max(1, min(self.interrupt_grace, left))
+                try:
+                    responds = self._kernel_responds(grace)
+                except Exception:
+                    responds = False
+                if not responds:
+                    self._halt(UNRESPONSIVE, f"the kernel did not stop after {_label(cell, index)} timed out")
+        if any(o.get("output_type") == "error" and o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
+            self._problem(MEMORY, f"{_label(cell, index)} ran out of memory (MemoryError under the memory limit)")
+        dropped = self._dropped.pop(index, 0)
+        if dropped:
+            cell.outputs.append(NotebookNode(output_type="stream", name="stdout",
+                                             text=f"\n[nnkit grader: {dropped} more characters of output dropped]\n"))
+            if index in self._dropped_stderr:
+                cell.outputs.append(NotebookNode(output_type="stream", name="stderr",
+                                                 text="[nnkit grader: error output dropped]\n"))
+            kept = sum(self._out_chars.get(index, (0, 0)))
+            self._problem(OUTPUT_TRUNCATED, f"output truncated: {_label(cell, index)} printed {kept + dropped} "
+                                            f"characters, the first {kept} were kept")
+        self._dropped_stderr.discard(index)
+        return cell, self.resources

@@ -1,0 +1,101 @@
+"""``release``: regenerate ``release/<a>`` (the student version) from ``source/<a>``.
+
+nbgrader's generate_assignment (in-process, in a scratch course with its own
+database) replaces solutions with the code stub, removes hidden tests, locks
+and checksums cells and clears every output. Only files whose content changed
+are rewritten (notebooks compared without volatile fields), files no longer
+generated are removed, and the course gradebook learns the new master.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder.course import IGNORED, Course, CourseError, close_logger, nbgrader_logger
+from autograder.engine import _normalized
+from autograder.nbconfig import ensure_alembic_on_path, make_config
+
+
+@dataclass
+class ReleaseSummary:
+    assignment: str
+    written: list = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
+    removed: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
+
+    def line(self):
+        text = (f"release {self.assignment}: {len(self.written)} written, {len(self.unchanged)} unchanged, "
+                f"{len(self.removed)} removed")
+        return text + (f" ({'; '.join(self.warnings)})" if self.warnings else "")
+
+
+def build_release(course, a):
+    """``{relative path: bytes}`` of a freshly generated ``release/<a>``."""
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.converters.base import NbGraderException
+    from nbgrader.coursedir import CourseDirectory
+
+    ensure_alembic_on_path()
+    log = nbgrader_logger(course.state_dir(a) / "logs" / "release.log", mode="w")
+    try:
+        with tempfile.TemporaryDirectory(prefix="nnkit-release-") as tmp:
+            shutil.copytree(course.source_dir(a), Path(tmp) / "source" / a, ignore=IGNORED)
+            cfg = make_config(tmp)
+            cfg.CourseDirectory.assignment_id = a
+            cfg.GenerateAssignment.force = True
+            try:
+                GenerateAssignment(coursedir=CourseDirectory(config=cfg, log=log), config=cfg, log=log).start()
+            except NbGraderException as exc:
+                raise CourseError(f"nbgrader generate_assignment failed for {a}: {exc}\n"
+                                  + course.log_tail(course.state_dir(a) / "logs" / "release.log")) from None
+            rel = Path(tmp) / "release" / a
+            return {p.relative_to(rel).as_posix(): p.read_bytes() for p in sorted(rel.rglob("*")) if p.is_file()}
+    finally:
+        close_logger(log)
+
+
+def _same(rel, new, old):
+    if rel.endswith(".ipynb"):
+        try:
+            return _normalized(nbformat.reads(new.decode(), as_version=4)) == _normalized(
+                nbformat.reads(old.decode(), as_version=4))
+        except Exception:
+            return False
+    return new == old
+
+
+def release_assignment(course, a):
+    """Refresh ``release/<a>``; returns a :class:`ReleaseSummary`."""
+    course = course if isinstance(course, Course) else Course(course)
+    manifest = course.manifest(a)
+    summary = ReleaseSummary(a)
+    for name in manifest.notebooks:
+        nb = nbformat.read(course.source_dir(a) / name, as_version=4)
+        if any(c.get("outputs") for c in nb.cells if c.cell_type == "code"):
+            summary.warnings.append(f"source/{a}/{name} has outputs (the release is stripped; clear them in the master)")
+    files = build_release(course, a)
+    dest = course.release_dir(a)
+    have = {p.relative_to(dest).as_posix(): p for p in dest.rglob("*") if p.is_file()} if dest.exists() else {}
+    for rel, data in files.items():
+        out = dest / rel
+        if rel in have and _same(rel, data, have[rel].read_bytes()):
+            summary.unchanged.append(rel)
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+        summary.written.append(rel)
+    for rel, p in have.items():
+        if rel not in files:
+            p.unlink()
+            summary.removed.append(rel)
+    try:
+        course.sync_gradebook(a)
+    except CourseError as exc:
+        summary.warnings.append(f"gradebook not updated: {exc}")
+    return summary

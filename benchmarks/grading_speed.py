@@ -1,0 +1,169 @@
+"""How fast does ``python -m autograder grade`` grade, and what does the pipeline cost over nbclient?
+
+    python benchmarks/grading_speed.py                       # fixture notebook with ~5 s of compute
+    python benchmarks/grading_speed.py --course . --assignment numpy_nets
+
+For N submissions (default 8) of the assignment's reference solution it measures
+
+1. nbclient alone: each submission's notebook (what nbgrader executes: the
+   solution with its hidden tests) run with ``nbclient.NotebookClient``, one after
+   the other;
+2. ``python -m autograder grade A --workers 1`` on a fresh course (wall time of
+   the whole command: start-up, gradebook, repair, nbgrader, merging);
+3. the same with ``--workers 2``;
+
+in the order 1, 2, 3, 3, 2, 1 (half of the nbclient runs at each end), so that a
+change in machine load during the benchmark weighs on every side alike. It
+prints the speed-up of 3 over 2 (target: at least 1.6x on 2 cores), whether
+all runs gave identical grades (per test cell), and the pipeline's overhead
+over nbclient per submission (target: under 15%), both in steady state (time a
+worker spends per submission, from ``grades/<a>/grading.json``) and for the
+whole command divided by N (start-up included). Other processes on the machine
+skew all of this: it also prints the load average and how much faster two
+CPU-bound processes run than one after the other (2.0 on an idle 2-core box).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from autograder.engine import solution_notebook  # noqa: E402
+from autograder.manifest import load_manifest  # noqa: E402
+
+
+def make_course(src, a, dest, n):
+    """A course in ``dest`` with ``n`` students who all handed in the reference solution."""
+    import nbformat
+
+    (dest / "assignments").mkdir(parents=True)
+    shutil.copy2(src / "assignments" / f"{a}.toml", dest / "assignments" / f"{a}.toml")
+    shutil.copytree(src / "source" / a, dest / "source" / a,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    manifest = load_manifest(src, a)
+    for i in range(n):
+        folder = dest / "submitted" / f"student{i:02d}" / a
+        folder.mkdir(parents=True)
+        for nb in manifest.notebooks:
+            nbformat.write(solution_notebook(a, nb, src), folder / nb)
+    return manifest
+
+
+def time_nbclient(src, a, manifest, n):
+    """Seconds per submission to execute its notebooks with nbclient alone (sequentially)."""
+    from nbclient import NotebookClient
+
+    env_before = dict(os.environ)
+    os.environ.update({"NNKIT_NO_PROGRESS": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"})
+    try:
+        times = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            for name in manifest.notebooks:
+                nb = solution_notebook(a, name, src)
+                NotebookClient(nb, kernel_name="python3", timeout=manifest.limits.cell_timeout, allow_errors=True,
+                               resources={"metadata": {"path": str(src / "source" / a)}}).execute()
+            times.append(time.perf_counter() - t0)
+        return times
+    finally:
+        os.environ.clear()
+        os.environ.update(env_before)
+
+
+_SPIN = "import time\nt = time.perf_counter()\nx = 0\nfor i in range(25_000_000):\n    x += i\n"
+
+
+def machine_parallelism():
+    """How much faster two CPU-bound processes finish than one after the other (2.0 on an idle 2-core box)."""
+    def spin(k):
+        t0 = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN]) for _ in range(k)]
+        for p in procs:
+            p.wait()
+        return time.perf_counter() - t0
+
+    one = spin(1)
+    two = spin(2)
+    return 2 * one / two
+
+
+def run_grade(course, a, workers):
+    cmd = [sys.executable, "-m", "autograder", "grade", a, "--workers", str(workers), "--no-progress",
+           "--course", str(course)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
+    state = json.loads((course / "grades" / a / "grading.json").read_text())["students"]
+    grades = {s: sorted((c["notebook"], c["grade_id"], c["score"]) for c in e["cells"]) for s, e in state.items()}
+    worker_seconds = [e["seconds"] for e in state.values()]
+    return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--course", default=str(REPO / "tests" / "fixtures" / "course"),
+                    help="course to take the assignment from (default: the test fixture course)")
+    ap.add_argument("--assignment", default="bench")
+    ap.add_argument("--submissions", type=int, default=8)
+    args = ap.parse_args()
+    src, a, n = Path(args.course).resolve(), args.assignment, args.submissions
+    print(f"grading-speed benchmark: assignment {a} from {src}, {n} submissions, {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
+        tmp = Path(tmp)
+        manifest = make_course(src, a, tmp / "w1", n)
+        for name in ("w2", "w2b", "w1b"):
+            make_course(src, a, tmp / name, n)
+        load0 = os.getloadavg()[0]
+        par0 = machine_parallelism()
+        # nbclient half before and half after the grading runs, so that a change in machine load
+        # during the benchmark hits both sides alike
+        # order nbclient, w1, w2, w2, w1, nbclient: a load that drifts during the run hits both sides alike
+        base = time_nbclient(src, a, manifest, n // 2)
+        wall1, grades1, per1, line1 = run_grade(tmp / "w1", a, 1)
+        wall2, grades2, per2, line2 = run_grade(tmp / "w2", a, 2)
+        wall2b, grades2b, per2b, _ = run_grade(tmp / "w2b", a, 2)
+        wall1b, grades1b, per1b, _ = run_grade(tmp / "w1b", a, 1)
+        base += time_nbclient(src, a, manifest, n - n // 2)
+        wall1, wall2 = (wall1 + wall1b) / 2, (wall2 + wall2b) / 2
+        per1 = per1 + per1b
+        same = grades1 == grades1b == grades2b
+        base_mean = statistics.fmean(base)
+        print(f"nbclient alone:        {sum(base):6.1f} s total, {base_mean:.2f} s per submission "
+              f"(min {min(base):.2f}, max {max(base):.2f})")
+        print(f"grade --workers 1:     {wall1:6.1f} s total (mean of 2 runs), {wall1 / n:.2f} s per submission  "
+              f"[{line1}]")
+        print(f"grade --workers 2:     {wall2:6.1f} s total (mean of 2 runs), {wall2 / n:.2f} s per submission  "
+              f"[{line2}]")
+        par1 = machine_parallelism()
+        print(f"1-minute load average: {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; two CPU-bound "
+              f"processes ran {par0:.2f}x / {par1:.2f}x faster than one after the other (2.0 on an idle 2-core "
+              f"machine: less means other processes took CPU and the speed-up below cannot reach its target)")
+    speedup = wall1 / wall2
+    identical = grades1 == grades2 and same
+    steady = statistics.fmean(per1)
+    steady_over = steady / base_mean - 1
+    whole_over = (wall1 / n) / base_mean - 1
+    print(f"speed-up with 2 workers: {speedup:.2f}x (target >= 1.6x): {'PASS' if speedup >= 1.6 else 'FAIL'}; "
+          f"grades identical: {'yes' if identical else 'NO'}")
+    print(f"pipeline overhead per submission over nbclient alone: {100 * steady_over:+.1f}% in steady state "
+          f"({steady:.2f} s in a worker vs {base_mean:.2f} s) (target < 15%): "
+          f"{'PASS' if steady_over < 0.15 else 'FAIL'}; "
+          f"{100 * whole_over:+.1f}% for the whole command with start-up ({wall1 / n:.2f} s per submission)")
+    return 0 if (speedup >= 1.6 and identical and steady_over < 0.15) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

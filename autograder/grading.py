@@ -548,7 +548,9 @@ def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, ech
     device = resolve_device(manifest.device)
     config_args = dict(cell_timeout=manifest.limits.cell_timeout, notebook_timeout=manifest.limits.notebook_timeout,
                        memory_mb=manifest.limits.memory_mb,
-                       kernel_env=kernel_environment(device, threads_per_kernel(n_workers)))
+                       kernel_env=kernel_environment(device, threads_per_kernel(n_workers)),
+                       # NNKIT_SANDBOX=0: no bubblewrap (e.g. Gradescope, where each submission has its own container)
+                       sandbox=os.environ.get("NNKIT_SANDBOX", "1") != "0")
 
     def save(student, entry):
         state["students"][student] = entry

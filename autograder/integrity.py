@@ -17,6 +17,7 @@ cells from the master).
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 from dataclasses import dataclass
 
 # Modules whose attributes a student cell must never rebind or reach into.
@@ -64,6 +65,10 @@ FRAME_ATTRS = {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "__g
 
 TAMPERING_KINDS = frozenset({"monkeypatch", "ipython_hook", "process_control", "dynamic_code",
                              "introspection", "shell", "syntax"})
+# Kinds that could earn points a notebook did not earn: they void it. Ending or
+# signalling the kernel (process_control, shell) cannot: the cells it stops score 0
+# anyway and the sandbox keeps it from the grader; those are reported only.
+VOIDING_KINDS = frozenset({"monkeypatch", "ipython_hook", "dynamic_code", "introspection"})
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,19 @@ def _locked_sources(nb, into):
             into.setdefault(meta["grade_id"], set()).add(cell.source.strip())
 
 
+def _without_hidden_tests(nb):
+    """A copy of master ``nb`` with hidden-test blocks removed, as the release shows them."""
+    import copy
+    import re
+
+    out = copy.deepcopy(nb)
+    block = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S)
+    for cell in out.cells:
+        if cell.get("cell_type") == "code":
+            cell.source = block.sub("", cell.source)
+    return out
+
+
 def locked_edits(submission, master, release=None):
     """``locked_edit`` findings: locked cells whose submitted source matches neither
     the master (markers stripped) nor the release."""
@@ -334,6 +352,7 @@ def locked_edits(submission, master, release=None):
     allowed = {}
     _locked_sources(strip_markers(master), allowed)
     _locked_sources(master, allowed)
+    _locked_sources(_without_hidden_tests(master), allowed)
     if release is not None:
         _locked_sources(release, allowed)
     out = []
@@ -347,3 +366,62 @@ def locked_edits(submission, master, release=None):
 def tampering(findings):
     """The findings that void a notebook's score."""
     return [f for f in findings if f.is_tampering]
+
+
+def guard_reports(executed):
+    """``nnkit-guard:`` lines a kernel wrote into an executed notebook's outputs (list of str)."""
+    from nnkit.guard import MARKER
+
+    lines = []
+    for cell in executed.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                for line in str(out.get("text", "")).splitlines():
+                    if line.startswith(MARKER) and line not in lines:
+                        lines.append(line)
+    return lines
+
+
+def check_submission(course_dir, assignment, student, result):
+    """Void the notebooks of a graded ``result`` (see :mod:`autograder.worker`) that tampered.
+
+    Reads the submitted notebooks (static scan against ``source/`` and
+    ``release/``) and the autograded ones (guard reports). A notebook with a
+    tampering finding gets 0 on every autograded cell; each finding becomes a
+    problem (kind ``tampering``; ``locked_edit`` for edited locked cells) that
+    the export's reason column shows. Returns ``result``.
+    """
+    import nbformat
+
+    root = Path(course_dir)
+    for entry in result.get("notebooks", []):
+        name = entry["name"] + ".ipynb"
+        findings, reports = [], []
+        sub = root / "submitted" / student / assignment / name
+        master = root / "source" / assignment / name
+        release = root / "release" / assignment / name
+        graded = root / "autograded" / student / assignment / name
+        try:
+            if sub.is_file() and master.is_file():
+                findings = scan_notebook(nbformat.read(sub, as_version=4), nbformat.read(master, as_version=4),
+                                         nbformat.read(release, as_version=4) if release.is_file() else None)
+            if graded.is_file():
+                reports = guard_reports(nbformat.read(graded, as_version=4))
+        except Exception as exc:  # noqa: BLE001 - an unreadable notebook is reported, not fatal
+            result.setdefault("problems", []).append(
+                {"notebook": name, "kind": "grader_error", "message": f"integrity check failed: {exc}"})
+            continue
+        bad = [f for f in findings if f.kind in VOIDING_KINDS]
+        for f in findings:
+            result.setdefault("problems", []).append({"notebook": name, "kind": f.kind if f.kind == "locked_edit" else "tampering",
+                                                      "message": str(f)})
+        for line in reports:
+            result.setdefault("problems", []).append({"notebook": name, "kind": "tampering", "message": line})
+        if bad or reports:
+            for g in entry.get("grades", []):
+                if not g.get("needs_manual_grade"):
+                    g["auto_score"] = 0.0
+            entry.setdefault("messages", {})
+            for g in entry.get("grades", []):
+                entry["messages"][g["name"]] = "notebook voided: tampering detected (see the reason column)"
+    return result

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Dict, Integer
+from traitlets import Bool, Dict, Integer
 
 LAUNCHER = Path(__file__).resolve().with_name("launch.py")
 
@@ -85,10 +85,15 @@ class LimitedKernelManager(AsyncKernelManager):
 
     memory_mb = Integer(0, help="address-space limit of the kernel in MiB (0: none)").tag(config=True)
     extra_env = Dict({}, help="environment variables added for the kernel").tag(config=True)
+    guard = Bool(True, help="install nnkit.guard in the kernel before any cell runs").tag(config=True)
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         env = dict(kw.get("env") or os.environ)
         env.update({str(k): str(v) for k, v in self.extra_env.items()})
         kw["env"] = env
         memory = 0 if env.get("NNKIT_DEVICE") == "cuda" else self.memory_mb
+        if self.guard:
+            from nnkit.guard import KERNEL_ARGUMENT
+
+            kernel_cmd = [*kernel_cmd, KERNEL_ARGUMENT]
         return await super()._async_launch_kernel(kernel_command(kernel_cmd, memory), **kw)

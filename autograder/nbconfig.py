@@ -59,11 +59,28 @@ def apply_course_defaults(c, root, cell_timeout=None, notebook_timeout=None, mem
     return c
 
 
-def make_config(root, cell_timeout=None, **limits):
-    """A fresh ``traitlets.config.Config`` with :func:`apply_course_defaults` applied."""
+def make_config(root, cell_timeout=None, sandbox=False, **limits):
+    """A fresh ``traitlets.config.Config`` with :func:`apply_course_defaults` applied.
+
+    With ``sandbox`` the kernels run in :mod:`autograder.sandbox` (bubblewrap;
+    a loud warning and rlimits only where it is unavailable).
+    """
     from traitlets.config import Config
 
-    return apply_course_defaults(Config(), root, cell_timeout=cell_timeout, **limits)
+    c = apply_course_defaults(Config(), root, cell_timeout=cell_timeout, **limits)
+    if sandbox:
+        from autograder.sandbox import SandboxPolicy, apply_sandbox
+
+        import glob
+
+        memory = limits.get("memory_mb")
+        nb_timeout = limits.get("notebook_timeout") or 1800
+        gpu = (limits.get("kernel_env") or {}).get("NNKIT_DEVICE") == "cuda"
+        policy = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None),
+                                          devices=sorted(glob.glob("/dev/nvidia*")) if gpu else [],
+                                          cpu_seconds=max(1800, 2 * int(nb_timeout) * (os.cpu_count() or 1)))
+        apply_sandbox(c, policy)
+    return c
 
 
 def ensure_alembic_on_path():

@@ -110,6 +110,9 @@ def grade_student(course_dir, assignment, student, staged, config_args, log_path
     finally:
         close_logger(log)
     result = read_submission_result(course_dir, cfg.CourseDirectory.db_url, assignment, student)
+    from autograder.integrity import check_submission
+
+    check_submission(course_dir, assignment, student, result)
     result["seconds"] = round(time.monotonic() - t0, 3)
     result["autograded_dir"] = str(graded) if graded.is_dir() else None
     if error:

@@ -43,7 +43,10 @@ def test_every_submission_gets_the_right_grade_and_reason():
     # the summary line names the failures
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"grade {A}: graded {len(expected)}, failed ")
-    assert "kernel died: 1" in last and "worker crashed: 1" in last
+    assert "kernel died: 1" in last
+    from autograder.sandbox import bwrap_available
+
+    assert ("worker crashed: 1" in last) != bwrap_available(), last  # sandboxed kernels cannot kill the worker
 
 
 def test_repairs_are_recorded_as_notes():

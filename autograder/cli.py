@@ -148,6 +148,30 @@ def cmd_gradescope(args):
     return 0
 
 
+def cmd_mutants(args):
+    from autograder.manifest import list_assignments
+    from autograder.mutation import mutant_file, validate_assignment
+
+    course = _course(args)
+    names = args.assignment or [a for a in list_assignments(course.root) if mutant_file(course.root, a)]
+    if not names:
+        print(f"mutants: no tests/mutants/<assignment>.py under {course.root}")
+        return 2
+    bad = 0
+    for a in names:
+        t0 = time.monotonic()
+        killed, n_wrong, accepted, n_right, failures = validate_assignment(a, course.root, workers=args.workers)
+        kill = f"{killed}/{n_wrong} ({killed / n_wrong:.0%})" if n_wrong else "none"
+        acc = f"{accepted}/{n_right} ({accepted / n_right:.0%})" if n_right else "none"
+        print(f"{a}: wrong implementations that lose points (kill rate): {kill}; "
+              f"correct alternatives with full marks (acceptance rate): {acc}; {time.monotonic() - t0:.0f} s")
+        for part, kind, cells in failures:
+            print(f"  {'SURVIVED' if kind == 'wrong' else 'REJECTED'} {part}: failed cells {cells}")
+        bad += len(failures)
+    print(f"mutants: {len(names)} assignment(s), {bad} mutant(s) graded wrongly")
+    return 1 if bad else 0
+
+
 def cmd_demo(args):
     from autograder.demo import format_table, run_demo
 
@@ -242,6 +266,14 @@ def build_parser():
     p.add_argument("assignment")
     p.add_argument("--out", required=True, metavar="FILE.zip")
     p.set_defaults(func=cmd_gradescope)
+
+    p = sub.add_parser("mutants", parents=[common], help="validate the hidden tests: kill and acceptance rates",
+                       description="Grade the wrong implementations and correct alternatives in "
+                                   "tests/mutants/<assignment>.py and print, per assignment, the share of "
+                                   "wrong ones that lose points and of correct ones that keep full marks.")
+    p.add_argument("assignment", nargs="*")
+    p.add_argument("--workers", type=_workers, default=2, metavar="N")
+    p.set_defaults(func=cmd_mutants)
 
     p = sub.add_parser("demo", parents=[common], help="grade generated sample submissions end to end",
                        description="For every assignment, grade three submissions generated from source/ (the "

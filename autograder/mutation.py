@@ -160,3 +160,46 @@ def summarize(results):
     kill = sum(r.ok for r in wrong) / len(wrong) if wrong else None
     acc = sum(r.ok for r in right) / len(right) if right else None
     return kill, acc
+
+
+def mutant_file(course_dir, assignment):
+    """``tests/mutants/<assignment>.py`` under ``course_dir`` (None when absent)."""
+    p = Path(course_dir) / "tests" / "mutants" / f"{assignment}.py"
+    return p if p.is_file() else None
+
+
+def validate_assignment(assignment, course_dir=REPO_ROOT, workers=2):
+    """Grade every mutant of ``assignment`` and count per mutant (not per batch).
+
+    Uses the mutant file's ``batches(MUTANTS)`` when it defines one (mistakes
+    graded together only where they cannot mask each other); a wrong mutant
+    is killed when its notebook loses points and its ``must_fail`` cells fail.
+    Returns ``(killed, n_wrong, accepted, n_correct, failures)``.
+    """
+    path = mutant_file(course_dir, assignment)
+    if path is None:
+        raise FileNotFoundError(f"no mutant file tests/mutants/{assignment}.py under {course_dir}")
+    spec = importlib.util.spec_from_file_location(f"mutants_{assignment}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mutants = list(mod.MUTANTS)
+    queue = mod.batches(mutants) if hasattr(mod, "batches") else [dict(m, parts=[m["name"]]) for m in mutants]
+    results = {r.name: r for r in run_mutants(assignment, queue, workers=workers, source_root=course_dir)}
+    by_name = {m["name"]: m for m in mutants}
+    killed = accepted = n_wrong = n_right = 0
+    failures = []
+    for b in queue:
+        r = results[b["name"]]
+        for part in b.get("parts", [b["name"]]):
+            m = by_name[part]
+            if m["kind"] == "wrong":
+                n_wrong += 1
+                ok = r.score < r.max_score and all(c in r.failed_cells for c in m.get("must_fail", []))
+                killed += ok
+            else:
+                n_right += 1
+                ok = r.ok
+                accepted += ok
+            if not ok:
+                failures.append((part, m["kind"], r.failed_cells))
+    return killed, n_wrong, accepted, n_right, failures

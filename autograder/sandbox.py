@@ -446,8 +446,13 @@ def sandbox_argv(policy: SandboxPolicy, argv: list, state_dir: Optional[str] = N
     ops += [(inside, ["--bind", os.path.realpath(host), inside]) for host, inside in extra_binds]
     bound = [inside for inside, _ in ops]
     # A symlinked path (e.g. /etc/localtime) becomes a symlink to its bound target.
-    links = [(real, p) for real, p in links
-             if not any(_inside(p, b) for b in bound) and os.path.realpath(os.path.dirname(p)) == os.path.dirname(p)]
+    outside = [(real, p) for real, p in links if not any(_inside(p, b) for b in bound)]
+    links = [(real, p) for real, p in outside if os.path.realpath(os.path.dirname(p)) == os.path.dirname(p)]
+    # A path below a symlinked folder (e.g. ../shared -> /elsewhere): bind its target at the path itself.
+    for real, p in outside:
+        if (real, p) not in links:
+            ops.append((p, ["--ro-bind", real, p]))
+            bound.append(p)
     dirs = set()
     for inside in bound + [p for _, p in links]:
         dirs.update(str(q) for q in Path(inside).parents if str(q) not in ("/", "/tmp"))

@@ -116,6 +116,12 @@ def prepare_submission(course, a, student, manifest, releases, stage_root, maste
             continue
         release = releases.get(name)
         nb = c.notebook
+        master = course.source_dir(a) / name
+        if master.is_file():  # the repair below puts locked cells back: report edits to them first
+            from autograder.integrity import locked_edits
+
+            for f in locked_edits(nb, nbformat.read(master, as_version=4), release):
+                prep.problems.append({"kind": "locked_edit", "notebook": name, "message": str(f)})
         if release is not None:
             fixed = repair(nb, release)
             nb = fixed.notebook

@@ -100,7 +100,9 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                 shell_snapshot[a] = v
                 if isinstance(v, list):
                     list_snapshot[a] = list(v)
-    shell_class_methods = {k for k in dir(type(shell))} if shell is not None else set()
+    # methods of the shell's class (not traits such as active_eventloop, which IPython sets itself)
+    shell_class_methods = ({k for k in dir(type(shell)) if callable(getattr(type(shell), k, None))
+                            and not k.startswith("__")} if shell is not None else set())
 
     sys_snapshot = {k: getattr(sys, k) for k in ("modules", "meta_path", "path_hooks")}
     meta_path = list(sys.meta_path)

@@ -97,6 +97,7 @@ def test_honest_notebook_gets_no_report():
     cells = [
         "import numpy as np, torch, math\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt",
         "%timeit -n1 -r1 sum(range(3))",
+        "%matplotlib inline",
         "fig, ax = plt.subplots(); ax.plot([1, 2]); plt.show()",
         "from nnkit.grading import assert_rel_error\nassert_rel_error(np.ones(2), np.ones(2))",
         ("from torch import nn\nfrom torch.utils.data import DataLoader, TensorDataset\n"

@@ -34,6 +34,8 @@ test: $(STAMP)
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/imdb_load.py
+	$(PY) benchmarks/imdb_classifier.py
+	$(PY) benchmarks/grading_speed.py
 
 clean-venv:
 	rm -rf $(VENV)

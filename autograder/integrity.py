@@ -382,12 +382,21 @@ def guard_reports(executed):
     return lines
 
 
+def voiding_reports(reports):
+    """The guard report lines (from :func:`guard_reports`) that void a notebook:
+    all but those that only stop the kernel (``nnkit.guard.REPORT_ONLY``)."""
+    from nnkit.guard import MARKER, REPORT_ONLY
+
+    return [line for line in reports if line[len(MARKER):].strip() not in REPORT_ONLY]
+
+
 def check_submission(course_dir, assignment, student, result):
     """Void the notebooks of a graded ``result`` (see :mod:`autograder.worker`) that tampered.
 
     Reads the submitted notebooks (static scan against ``source/`` and
     ``release/``) and the autograded ones (guard reports). A notebook with a
-    tampering finding gets 0 on every autograded cell; each finding becomes a
+    voiding finding or guard report (not one that only ends or signals the
+    kernel: the cells it stops score 0 anyway) gets 0 on every autograded cell; each finding becomes a
     problem (kind ``tampering``; ``locked_edit`` for edited locked cells) that
     the export's reason column shows. Returns ``result``.
     """
@@ -417,7 +426,7 @@ def check_submission(course_dir, assignment, student, result):
                                                       "message": str(f)})
         for line in reports:
             result.setdefault("problems", []).append({"notebook": name, "kind": "tampering", "message": line})
-        if bad or reports:
+        if bad or voiding_reports(reports):
             for g in entry.get("grades", []):
                 if not g.get("needs_manual_grade"):
                     g["auto_score"] = 0.0

@@ -25,6 +25,10 @@ writes to protected files.
 from __future__ import annotations
 
 MARKER = "nnkit-guard:"
+# Reports that only stop the kernel (the cells it stops score 0 anyway): named in the
+# export, but they do not void the notebook (autograder.integrity).
+SIGNAL_REPORT = "signals the kernel's own process"
+REPORT_ONLY = frozenset({SIGNAL_REPORT})
 # Appended to a kernel's command line, installs the guard before any cell runs.
 KERNEL_ARGUMENT = "--IPKernelApp.exec_lines=['import nnkit.guard as _g; _g.install(); del _g']"
 
@@ -232,7 +236,7 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                     report(f"patches class {obj.__module__}.{obj.__qualname__}.{args[1]}")
             elif event in ("os.kill", "os.killpg"):
                 if args and args[0] in (my_pid, my_ppid, 0, -1):
-                    report("signals the kernel's own process")
+                    report(SIGNAL_REPORT)
             elif event == "open":
                 path, mode = args[0], args[1]
                 if _isinstance(path, (_str, bytes)) and _isinstance(mode, _str) and any(c in mode for c in "wax+"):

@@ -4,7 +4,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.integrity import scan_notebook, scan_source, tampering
+from autograder.integrity import guard_reports, scan_notebook, scan_source, tampering, voiding_reports
 
 ATTACKS = {
     "patch numpy.allclose": "import numpy as np\nnp.allclose = lambda *a, **k: True",
@@ -102,3 +102,14 @@ def test_rebinding_a_provided_helper_is_tampering():
     # a student's own import may be rebound freely
     sub = _nb("import numpy as np", "from numpy import tanh\ntanh = 3", locked=(0,))
     assert tampering(scan_notebook(sub, _nb("import numpy as np", locked=(0,)))) == []
+
+
+def test_guard_reports_void_except_a_signal_to_the_kernel():
+    nb = new_notebook(cells=[new_code_cell("x")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text=(
+        "nnkit-guard: restored numpy.allclose, changed by an earlier cell\n"
+        "nnkit-guard: signals the kernel's own process\nother text\n"))]
+    reports = guard_reports(nb)
+    assert len(reports) == 2
+    assert voiding_reports(reports) == [reports[0]]
+    assert voiding_reports(reports[1:]) == []

@@ -3,7 +3,8 @@
 The grader starts every kernel with ``exec_lines`` that call :func:`install`
 before any notebook cell runs (:data:`KERNEL_ARGUMENT`). It lives in nnkit
 because the sandboxed kernel can import nnkit and nothing of the grader. The guard snapshots what hidden tests rely on
-(the namespaces of numpy, torch, math, builtins, nnkit's grading helpers;
+(the namespaces of numpy, math, builtins, nnkit's grading helpers, and torch's
+from the moment torch is first imported;
 IPython's execution hooks; sys hooks) and adds a Python audit hook, which no
 code can remove. Then:
 
@@ -34,14 +35,18 @@ KERNEL_ARGUMENT = "--IPKernelApp.exec_lines=['import nnkit.guard as _g; _g.insta
 
 
 def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg", "math", "builtins",
-                                         "nnkit", "nnkit.grading", "nnkit.gradcheck",
-                                         "torch", "torch.testing", "torch.nn", "torch.nn.functional")):
+                                         "nnkit", "nnkit.grading", "nnkit.gradcheck"),
+            lazy_modules=("torch", "torch.testing", "torch.nn", "torch.nn.functional")):
     """Install the guard in this kernel. Returns None; keeps no reachable state.
 
     ``protected_paths``: folders that must not be opened for writing (the
     installed nnkit and autograder packages are always added).
-    ``modules``: modules whose namespaces are snapshotted (those that fail to
-    import are skipped).
+    ``modules``: modules imported now and whose namespaces are snapshotted
+    (those that fail to import are skipped).
+    ``lazy_modules``: snapshotted when the first of them is imported (at
+    install when one already is): the guard imports them all from inside that
+    import, so no notebook code runs between their import and their snapshot,
+    and a kernel that never imports torch does not pay for it.
     """
     import builtins
     import importlib
@@ -50,29 +55,40 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
     import threading
 
     snap_mods = {}
-    for name in modules:
-        try:
-            mod = importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - torch may be absent on a numpy-only machine
-            continue
-        saved = dict(vars(mod))
-        if name == "builtins":  # IPython swaps these in and out around every cell
-            for k in ("_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__",
-                      "input", "raw_input"):
-                saved.pop(k, None)
-        snap_mods[name] = (mod, saved)
-
     # classes that those namespaces export (torch.Tensor, nn.Module, ...): patching a
     # method on them is not an audited event, so their dicts are compared too
     snap_classes = {}
-    for name, (mod, saved) in snap_mods.items():
-        for value in saved.values():
-            if (isinstance(value, type) and id(value) not in snap_classes
-                    and str(getattr(value, "__module__", "")).startswith(("numpy", "torch", "nnkit"))):
-                try:
-                    snap_classes[id(value)] = (value, dict(vars(value)))
-                except TypeError:
-                    pass
+
+    # bound now: a lazy snapshot may run inside a notebook cell that patched builtins or importlib
+    _import_module, _dict_of, _vars_of, _isinst, _strtype, _getattr0, _id = (
+        importlib.import_module, dict, vars, isinstance, str, getattr, id)
+
+    def snapshot(names):
+        for name in names:
+            try:
+                mod = _import_module(name)
+            except Exception:  # noqa: BLE001 - torch may be absent on a numpy-only machine
+                continue
+            saved = _dict_of(_vars_of(mod))
+            if name == "builtins":  # IPython swaps these in and out around every cell
+                for k in ("_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__",
+                          "input", "raw_input"):
+                    saved.pop(k, None)
+            snap_mods[name] = (mod, saved)
+            for value in saved.values():
+                if (_isinst(value, type) and _id(value) not in snap_classes
+                        and _strtype(_getattr0(value, "__module__", "")).startswith(("numpy", "torch", "nnkit"))):
+                    try:
+                        snap_classes[_id(value)] = (value, _dict_of(_vars_of(value)))
+                    except TypeError:
+                        pass
+
+    snapshot(modules)
+    lazy_roots = tuple({n.split(".")[0] for n in lazy_modules})
+    lazy_state = {"pending": bool(lazy_modules), "busy": False}
+    if lazy_modules and any(n in sys.modules for n in lazy_roots):
+        snapshot(lazy_modules)
+        lazy_state["pending"] = False
 
     paths = []
     for name in ("nnkit", "autograder"):
@@ -149,7 +165,16 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
 
     def check_and_restore():
         found = []
+        modules_now = sys.modules
+        if lazy_state["pending"]:  # put there by notebook code without an import (a fake module)
+            for name in _list(modules_now):
+                if name.split(".")[0] in lazy_roots:
+                    found.append(f"sys.modules[{name!r}] (set without importing it)")
+                    modules_now.pop(name, None)
         for name, (mod, saved) in snap_mods.items():
+            if modules_now.get(name) is not mod:
+                found.append(f"sys.modules[{name!r}]")
+                modules_now[name] = mod
             live = mod.__dict__
             for key, value in saved.items():
                 if live.get(key, value) is not value or key not in live:
@@ -209,6 +234,22 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                     found.append(f"a background thread {t.name!r} runs into the next cell")
         return found
 
+    installed = tuple({os.path.join(os.path.abspath(p), "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+                      | {os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "")})
+    ctypes_dir = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "ctypes", "")
+
+    def from_installed_library():
+        """True when the code that called into ctypes is an installed library's (stdlib or
+        site-packages: numpy, torch and scipy load their binaries this way), not notebook
+        code or a file the notebook wrote."""
+        frame = sys._getframe(2)
+        while frame is not None and _str(frame.f_code.co_filename).startswith(ctypes_dir):
+            frame = frame.f_back
+        if frame is None:
+            return True
+        fn = _str(frame.f_code.co_filename)
+        return fn.startswith(installed) and not is_cell(frame.f_code)
+
     def is_cell(code):
         fn = _getattr(code, "co_filename", "")
         return _isinstance(fn, _str) and ("ipykernel_" in fn or fn.startswith("<ipython-input"))
@@ -217,13 +258,22 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                          "sys._current_frames", "ctypes.dlopen", "ctypes.dlsym", "ctypes.cdata",
                          "ctypes.addressof", "ctypes.string_at", "ctypes.PyObj_FromPtr",
                          "object.__setattr__", "object.__delattr__", "os.kill", "os.killpg", "open",
-                         "sys.addaudithook"})
+                         "sys.addaudithook", "import"})
 
     def hook(event, args):
-        if event not in watched:
+        if event not in watched or lazy_state["busy"]:  # busy: the guard itself imports torch
             return
         try:
-            if event == "exec":
+            if event == "import":
+                name = args[0] if args else None
+                if (lazy_state["pending"] and not lazy_state["busy"] and _isinstance(name, _str)
+                        and name.split(".")[0] in lazy_roots):
+                    lazy_state["busy"] = True
+                    try:
+                        snapshot(lazy_modules)
+                    finally:
+                        lazy_state["pending"] = lazy_state["busy"] = False
+            elif event == "exec":
                 if args and is_cell(args[0]):
                     reported.clear()
                     for what in check_and_restore():
@@ -246,6 +296,9 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                         raise PermissionError(f"{p} is read-only during grading")
             elif event == "sys.addaudithook":
                 report("adds an audit hook")
+            elif event.startswith("ctypes."):
+                if not from_installed_library():
+                    report(f"calls {event}")
             else:
                 report(f"calls {event}")
         except PermissionError:

@@ -114,3 +114,42 @@ def test_honest_notebook_gets_no_report():
     for i, c in enumerate(nb.cells):
         assert MARKER not in stderr(c), f"cell {i}: {stderr(c)}"
         assert errors(c) == [], f"cell {i}: {errors(c)}"
+
+
+def test_torch_is_snapshotted_at_its_first_import_not_before():
+    nb = run([
+        "import sys\nprint('torch' in sys.modules)",
+        "import torch\ntorch.allclose = lambda *a, **k: True",       # patched in the cell that imports it
+        "assert torch.allclose(torch.ones(1), torch.zeros(1)), 'must fail'",
+        "import torch.nn.functional as F\nF.relu = lambda x: x",
+        "import torch\nassert float(torch.nn.functional.relu(-torch.ones(1))) == 0",
+    ])
+    assert nb.cells[0].outputs[0].text.strip() == "False"  # a kernel that never imports torch does not pay for it
+    assert "torch.allclose" in stderr(nb.cells[2]) and errors(nb.cells[2]) == ["AssertionError"]
+    assert "torch.nn.functional.relu" in stderr(nb.cells[4]) and errors(nb.cells[4]) == []
+
+
+def test_a_fake_module_in_sys_modules_is_removed():
+    nb = run([
+        "import sys, types\nfake = types.ModuleType('torch')\nfake.allclose = lambda *a, **k: True\n"
+        "sys.modules['torch'] = fake",
+        "import torch\nassert not torch.allclose(torch.ones(1), torch.zeros(1))",
+        "import sys, types\nsys.modules['numpy'] = types.ModuleType('numpy')",
+        "import numpy as np\nassert hasattr(np, 'zeros')",
+    ])
+    assert "sys.modules['torch']" in stderr(nb.cells[1]) and errors(nb.cells[1]) == []  # the real torch
+    assert "sys.modules['numpy']" in stderr(nb.cells[3]) and errors(nb.cells[3]) == []
+
+
+def test_ctypes_from_notebook_code_is_reported_but_not_from_libraries(tmp_path):
+    nb = run([
+        "import torch, numpy, scipy.sparse",                                       # libraries load binaries
+        "import ctypes\nx = ctypes.string_at(id(1), 8)",
+        f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\n"
+        f"open({str(tmp_path / 'helper.py')!r}, 'w').write("
+        "'import ctypes\\ndef peek():\\n    return ctypes.c_int.from_address(id(5))\\n')",
+        "import helper\nhelper.peek()",
+    ])
+    assert stderr(nb.cells[0]) == ""
+    assert "ctypes.string_at" in stderr(nb.cells[1])
+    assert "ctypes.cdata" in stderr(nb.cells[3])

@@ -48,6 +48,7 @@ def kernel_env(extra=None):
     ensure_alembic_on_path()
     env = dict(os.environ)
     env["NNKIT_NO_PROGRESS"] = "1"
+    env.setdefault("NNKIT_GRADING", "1")  # notebooks skip what only a student needs (03's search)
     env.setdefault("PYTHONWARNINGS", "ignore")
     env.setdefault("MPLBACKEND", "Agg")
     if extra:

@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, CourseError, IGNORED, tree_hash
+from autograder.data_prep import prepare_data
 from autograder.kernel import kernel_environment, resolve_device, threads_per_kernel
 from autograder.names import Candidate, assign_notebooks
 from autograder.notebooks import UnreadableNotebook, is_answer_cell, is_graded_cell, grade_id, parse_notebook, repair
@@ -596,6 +597,8 @@ def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, ech
                 save(student, build_entry(prep, result, manual_ids, late, "failed"))
                 continue
             preps.append(prep)
+        if preps:  # sandboxed kernels have no network and a read-only data cache: fill it first
+            prepare_data(manifest, echo)
         if progress and preps:
             bar = progress(total=len(preps), desc=f"grade {a}", unit="submission")
 

@@ -16,6 +16,7 @@ from fixtures.autograder_support import A, FIXTURE_COURSE, NB1, NB2, release, ru
 
 pytestmark = pytest.mark.slow
 
+REPO_TESTS = __import__("pathlib").Path(__file__).resolve().parent
 TOP_KEYS = {"score", "execution_time", "output", "visibility", "stdout_visibility", "tests"}
 TEST_KEYS = {"score", "max_score", "status", "name", "number", "output", "tags", "visibility"}
 
@@ -84,3 +85,28 @@ def test_renamed_colab_upload_is_recognized(tmp_path, package):
     assert res["score"] == 4
     assert "02_more.ipynb was not handed in" in res["output"]
     assert "graded as 01_basics.ipynb" in res["output"]
+
+
+def test_prepare_loads_the_declared_data_into_the_image(tmp_path):
+    """setup.sh's data step: IMDB (here the repo's sample) parsed into <root>/data, which
+    run_autograder points NNKIT_DATA_DIR at; a missing source fails with the fix."""
+    from fixtures.autograder_support import new_course
+
+    course = new_course(tmp_path / "course")
+    toml = course / "assignments" / f"{A}.toml"
+    toml.write_text(toml.read_text() + "\n[data]\nimdb = true\n")
+    out = tmp_path / "pkg.zip"
+    run_cli("gradescope", A, "--out", str(out), course=course)
+    root = fake_root(tmp_path, out, {})
+    env = dict(os.environ, PYTHONPATH=str(root / "source" / "lib"),
+               NNKIT_IMDB_PATH=str(REPO_TESTS / "data" / "imdb_sample.tar.gz"))
+    env.pop("NNKIT_DATA_DIR", None)
+    cmd = [sys.executable, "-m", "autograder.gradescope", "prepare", "--root", str(root)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "imdb ready" in proc.stdout
+    assert len(list((root / "data" / "imdb" / "parsed").glob("*"))) == 2
+    assert 'NNKIT_DATA_DIR="${NNKIT_DATA_DIR:-$ROOT/data}"' in (root / "run_autograder").read_text()
+    env["NNKIT_IMDB_PATH"] = str(tmp_path / "missing.tar.gz")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
+    assert proc.returncode == 2 and "NNKIT_IMDB_PATH" in proc.stderr, proc.stderr

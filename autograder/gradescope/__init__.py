@@ -17,8 +17,13 @@ notebooks and LMS-style names are recognized), grades it with one worker under
 the manifest's limits and writes ``results.json`` (Gradescope's format). It
 needs no network. Whatever happens, a ``results.json`` is written.
 
-``python -m autograder.gradescope run --root DIR`` runs it by hand; the root
-defaults to ``$NNKIT_AUTOGRADER_ROOT`` or ``/autograder``.
+``prepare(root)`` is what ``setup.sh`` calls once per image, while the
+network is there: it loads the datasets the manifest declares (IMDB: download,
+checksum, parse cache) into ``<root>/data``, where ``run_autograder`` points
+``NNKIT_DATA_DIR``.
+
+``python -m autograder.gradescope run|prepare --root DIR`` runs them by hand;
+the root defaults to ``$NNKIT_AUTOGRADER_ROOT`` or ``/autograder``.
 """
 
 from __future__ import annotations
@@ -147,13 +152,44 @@ def run(root=None, workers=1):
     return results
 
 
+def data_dir(root):
+    """Where the image keeps the assignment's data (``$NNKIT_DATA_DIR`` when set)."""
+    return Path(os.environ.get("NNKIT_DATA_DIR") or Path(root) / "data")
+
+
+def prepare(root=None):
+    """Load the packaged assignment's datasets into :func:`data_dir`; returns ``[(name, seconds)]``.
+
+    Raises :class:`autograder.course.CourseError` naming the fix when one cannot be loaded.
+    """
+    from autograder.data_prep import prepare_data
+    from autograder.manifest import load_manifest
+
+    root = Path(root) if root else default_root()
+    package = json.loads((root / "source" / "package.json").read_text())
+    os.environ["NNKIT_DATA_DIR"] = str(data_dir(root))
+    return prepare_data(load_manifest(root / "source" / "course", package["assignment"]), echo=print)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.gradescope",
                                      description="Gradescope autograder entry point (see the module doc).")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="grade <root>/submission into <root>/results/results.json")
     p.add_argument("--root", default=None, help="Gradescope root (default: $NNKIT_AUTOGRADER_ROOT or /autograder)")
+    p = sub.add_parser("prepare", help="load the assignment's datasets into <root>/data (setup.sh, with network)")
+    p.add_argument("--root", default=None, help="Gradescope root (default: $NNKIT_AUTOGRADER_ROOT or /autograder)")
     args = parser.parse_args(argv)
+    if args.command == "prepare":
+        from autograder.course import CourseError
+
+        try:
+            done = prepare(args.root)
+        except CourseError as exc:
+            print(f"gradescope prepare: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"gradescope prepare: {', '.join(n for n, _ in done) or 'no datasets'} ready")
+        return 0
     results = run(args.root)
     print(f"gradescope: score {results['score']:g}; {len(results['tests'])} tests; "
           f"results in {(Path(args.root) if args.root else default_root()) / 'results' / 'results.json'}")

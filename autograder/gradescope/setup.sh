@@ -16,3 +16,6 @@ PIP="$ROOT/venv/bin/python -m pip install -q --disable-pip-version-check"
 TORCH_PIN=$(grep -E '^torch==' constraints.txt || echo torch)
 $PIP --index-url https://download.pytorch.org/whl/cpu "$TORCH_PIN" || $PIP -c constraints.txt torch
 $PIP -c constraints.txt -r requirements.txt
+# Datasets the assignment reads (IMDB for pytorch_imdb) are fetched now, while there is
+# network, into $ROOT/data; run_autograder reads them from there.
+PYTHONPATH="$PWD/lib" NNKIT_DATA_DIR="${NNKIT_DATA_DIR:-$ROOT/data}" "$ROOT/venv/bin/python" -m autograder.gradescope prepare --root "$ROOT"

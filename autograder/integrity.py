@@ -276,7 +276,7 @@ def scan_source(source, label="cell", aliases=None, provided=None):
     aliases = {} if aliases is None else aliases
     try:
         tree = ast.parse(_to_python(source))
-    except SyntaxError as exc:
+    except SyntaxError:
         return []  # a cell that does not parse cannot run, so it cannot tamper either
     scanner = _Scanner(label, aliases, provided)
     scanner.visit(tree)

@@ -48,7 +48,6 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
     import, so no notebook code runs between their import and their snapshot,
     and a kernel that never imports torch does not pay for it.
     """
-    import builtins
     import importlib
     import os
     import sys

@@ -1,7 +1,6 @@
 """The kernel-side guard, in a real kernel: tampering is undone before the next
 cell and reported on that cell's stderr; honest notebooks get no report."""
 
-import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook

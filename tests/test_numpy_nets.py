@@ -13,18 +13,17 @@ names, and every correct alternative keeps full marks.
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from autograder import engine, mutation
+from autograder import engine
 from autograder.manifest import load_manifest
 from conftest import full_imdb_path
+from fixtures.assignment_support import MARKERS, grade_cells as _grade_cells, grade_with_blank, load_mutants, \
+    nbgrader_meta as _meta, source_reader
 
 A = "numpy_nets"
 REPO = Path(__file__).resolve().parents[1]
@@ -32,27 +31,10 @@ SOURCE = REPO / "source" / A
 RELEASE = REPO / "release" / A
 MANIFEST = load_manifest(REPO, A)
 IMDB_NOTEBOOK = "05_putting_it_together.ipynb"
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 THRESHOLD = re.compile(r"^\s*(\w+)\s*=\s*([-+0-9.eE]+)\s*#\s*manifest:\s*thresholds\.(\w+)\s*$", re.M)
 
 
-def _load_mutant_module():
-    spec = importlib.util.spec_from_file_location("numpy_nets_mutants", REPO / "tests" / "mutants" / "numpy_nets.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _source(name):
-    return nbformat.read(SOURCE / name, as_version=4)
-
-
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _grade_cells(nb):
-    return [c for c in nb.cells if _meta(c).get("grade")]
+_source = source_reader(A)
 
 
 def _manual_ids(nb):
@@ -139,7 +121,7 @@ def _functions(src):
 
 
 def test_every_graded_function_has_a_realistic_mistake():
-    mod = _load_mutant_module()
+    mod = load_mutants(A)
     wrong = [m for m in mod.MUTANTS if m["kind"] == "wrong"]
     assert all(m["must_fail"] for m in wrong), "every wrong mutant names the test cells it must fail"
     touched = set()
@@ -169,7 +151,7 @@ def test_every_graded_function_has_a_realistic_mistake():
 
 def test_mutant_batches_keep_mistakes_independent():
     """Each mistake of a batch changes its own functions, and its must_fail cells use none of the others'."""
-    mod = _load_mutant_module()
+    mod = load_mutants(A)
     batches = mod.batches(mod.MUTANTS)
     by_name = {m["name"]: m for m in mod.MUTANTS}
     assert sorted(p for b in batches for p in b["parts"]) == sorted(by_name)
@@ -197,25 +179,16 @@ def graded():
     and, alongside, the untouched release (grade_in_temp_course). Kernels use one BLAS thread each."""
     with_imdb = full_imdb_path() is not None
     notebooks = [n for n in MANIFEST.notebooks if with_imdb or n != IMDB_NOTEBOOK]
-    mod = _load_mutant_module()
+    mod = load_mutants(A)
     batches = [b for b in mod.batches(mod.MUTANTS) if b["notebook"] in notebooks]
     solutions = [{"name": f"solution_{n[:2]}", "kind": "correct", "notebook": n, "cells": {}} for n in notebooks]
     # the long IMDB notebook first in one worker's queue, its mutant first in the other's
     slow = [m for m in solutions + batches if m["notebook"] == IMDB_NOTEBOOK]
     rest = [m for m in solutions + batches if m["notebook"] != IMDB_NOTEBOOK]
     queue = slow + rest
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            mp.setenv(var, "1")
-        if with_imdb:
-            mp.setenv("NNKIT_IMDB_PATH", str(full_imdb_path()))
-        t0 = time.time()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            blank = pool.submit(engine.grade_in_temp_course, A, {"blank": {n: RELEASE / n for n in notebooks}})
-            results = mutation.run_mutants(A, queue, workers=2)
-            blank = blank.result()["blank"]
-        seconds = time.time() - t0
-    return {"results": {r.name: r for r in results}, "blank": blank, "batches": batches, "mutants": mod.MUTANTS,
+    results, blank, seconds = grade_with_blank(A, queue, notebooks,
+                                               {"NNKIT_IMDB_PATH": full_imdb_path()} if with_imdb else {})
+    return {"results": results, "blank": blank, "batches": batches, "mutants": mod.MUTANTS,
             "notebooks": notebooks, "seconds": seconds, "with_imdb": with_imdb}
 
 

@@ -10,7 +10,6 @@ measured by the hidden tests themselves, and the mutant file is well formed. The
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 from pathlib import Path
 
@@ -19,6 +18,8 @@ import pytest
 
 from autograder import engine, mutation
 from autograder.manifest import load_manifest
+from fixtures.assignment_support import MARKERS, grade_cells as _grade_cells, load_mutants, nbgrader_meta as _meta, \
+    source_reader
 
 A = "pytorch_imdb"
 REPO = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ SOURCE = REPO / "source" / A
 RELEASE = REPO / "release" / A
 MANIFEST = load_manifest(REPO, A)
 NB1, NB2, NB3 = MANIFEST.notebooks
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+_source = source_reader(A)
 THRESHOLD = re.compile(r"""^.*?(\w+|"\w+")\s*[:=]\s*([-+0-9.eE]+)\s*[,}]?\s*#\s*manifest:\s*thresholds\.(\w+)\s*$""", re.M)
 INSTALL = (
     "try:\n"
@@ -37,29 +38,10 @@ INSTALL = (
 )
 
 
-def _source(name):
-    return nbformat.read(SOURCE / name, as_version=4)
-
-
-def _meta(cell):
-    return cell.get("metadata", {}).get("nbgrader", {})
-
-
-def _grade_cells(nb):
-    return [c for c in nb.cells if _meta(c).get("grade")]
-
-
 def _hidden(src):
     """The hidden-test block of a test cell ('' when it has none)."""
     m = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", src, re.S)
     return m.group(1) if m else ""
-
-
-def _mutants():
-    spec = importlib.util.spec_from_file_location("pytorch_imdb_mutants", REPO / "tests" / "mutants" / f"{A}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 # ---------------------------------------------------------------- manifest
@@ -185,7 +167,7 @@ def test_release_is_fresh():
 
 
 def test_mutants_are_well_formed():
-    mod = _mutants()
+    mod = load_mutants(A)
     mutants = mutation.load_mutants(REPO / "tests" / "mutants" / f"{A}.py")
     assert mutants == mod.MUTANTS
     for m in mutants:
@@ -208,7 +190,7 @@ def test_mutants_are_well_formed():
 
 
 def test_every_notebook_has_mistakes_and_a_correct_alternative():
-    mutants = _mutants().MUTANTS
+    mutants = load_mutants(A).MUTANTS
     for name in MANIFEST.notebooks:
         kinds = [m["kind"] for m in mutants if m["notebook"] == name]
         assert kinds.count("wrong") >= 4 and kinds.count("correct") >= 1, name
@@ -222,7 +204,7 @@ def test_every_notebook_has_mistakes_and_a_correct_alternative():
 
 def test_mutant_batches_keep_mistakes_independent():
     """In a batch every mistake edits its own cells, and the cells it must fail use none of the others' edits."""
-    mod = _mutants()
+    mod = load_mutants(A)
     runs = mod.batches(mod.MUTANTS)
     names = [p for r in runs for p in r.get("parts", [r["name"]])]
     assert sorted(names) == sorted(m["name"] for m in mod.MUTANTS), "every mutant is graded exactly once"
@@ -246,7 +228,7 @@ def test_mutant_batches_keep_mistakes_independent():
 
 def test_dependencies_follow_the_notebook():
     """Spot checks of the dependency analysis the batching relies on."""
-    mod = _mutants()
+    mod = load_mutants(A)
     d1, d3 = mod.dependencies(NB1), mod.dependencies(NB3)
     assert d1["test_two_layer_net"] == {"two_layer_net", "dropout"}
     assert {"train_epoch", "array_dataset", "two_layer_net", "sgd_momentum", "train_spirals"} <= d1["test_spiral_accuracy"]
@@ -256,7 +238,7 @@ def test_dependencies_follow_the_notebook():
 
 
 def test_every_answer_cell_has_a_realistic_mistake():
-    mod = _mutants()
+    mod = load_mutants(A)
     edited = {(m["notebook"], g) for m in mod.MUTANTS if m["kind"] == "wrong" for g in mod.edited(m)}
     for name in MANIFEST.notebooks:
         answers = {_meta(c)["grade_id"] for c in _source(name).cells if _meta(c).get("solution")}

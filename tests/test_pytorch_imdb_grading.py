@@ -16,17 +16,14 @@ kill and acceptance rates and the wall time.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from autograder import engine, mutation
 from autograder.manifest import load_manifest
 from conftest import full_imdb_path
+from fixtures.assignment_support import grade_with_blank, load_mutants
 
 pytestmark = pytest.mark.slow
 
@@ -41,38 +38,21 @@ HEAVY = {"solution_03": 4, "classifier_alternatives": 4, "classifier_vocabulary_
          "vectoriser_vocabulary_from_train_and_test": 1}
 
 
-def _mutant_module():
-    spec = importlib.util.spec_from_file_location("pytorch_imdb_mutants", REPO / "tests" / "mutants" / f"{A}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def graded():
     """Without the full IMDB data only notebook 01 is graded (02 and 03 read IMDB)."""
     imdb_path = full_imdb_path()
     notebooks = list(MANIFEST.notebooks) if imdb_path else [NB1]
-    mod = _mutant_module()
+    mod = load_mutants(A)
     slow = bool(os.environ.get("NNKIT_SLOW_MUTANTS"))
     mutants = [m for m in mod.MUTANTS if (slow or not m.get("slow")) and m["notebook"] in notebooks]
     runs = mod.batches(mutants)
     solutions = [{"name": f"solution_{n[:2]}", "kind": "correct", "notebook": n, "cells": {}} for n in notebooks]
     weight = lambda m: max([HEAVY.get(m["name"], 0)] + [HEAVY.get(p, 0) for p in m.get("parts", [])])
     queue = sorted(solutions + runs, key=lambda m: -weight(m))  # stable: heavy ones first, alternating workers
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-            mp.setenv(var, "1")
-        if imdb_path:
-            mp.setenv("NNKIT_IMDB_PATH", str(imdb_path))
-        mp.setenv("NNKIT_SEARCH_BUDGET", "0")
-        t0 = time.time()
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            blank = pool.submit(engine.grade_in_temp_course, A, {"blank": {n: RELEASE / n for n in notebooks}})
-            results = mutation.run_mutants(A, queue, workers=2)
-            blank = blank.result()["blank"]
-        seconds = time.time() - t0
-    return {"results": {r.name: r for r in results}, "mutants": mutants, "runs": runs, "blank": blank,
+    env = {"NNKIT_SEARCH_BUDGET": 0, **({"NNKIT_IMDB_PATH": imdb_path} if imdb_path else {})}
+    results, blank, seconds = grade_with_blank(A, queue, notebooks, env)
+    return {"results": results, "mutants": mutants, "runs": runs, "blank": blank,
             "seconds": seconds, "notebooks": notebooks}
 
 

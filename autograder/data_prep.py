@@ -14,8 +14,11 @@ import time
 from autograder.course import CourseError
 
 
-def prepare_data(manifest, echo=None):
+def prepare_data(manifest, echo=None, cache_dir=None):
     """Load the datasets ``manifest`` declares. Returns a list of ``(name, seconds)``.
+
+    ``cache_dir``: nnkit's data cache to fill (default: ``NNKIT_DATA_DIR``, else
+    the user cache, as :func:`nnkit.data.load_imdb` chooses).
 
     Raises :class:`CourseError` naming the fix when a dataset cannot be found,
     read or downloaded.
@@ -28,7 +31,7 @@ def prepare_data(manifest, echo=None):
         t0 = time.monotonic()
         try:
             for split in SPLITS:
-                load_imdb(split, progress=echo is not None)
+                load_imdb(split, cache_dir=cache_dir, progress=echo is not None)
         except IMDBDataError as exc:
             raise CourseError(f"assignment {manifest.name} reads IMDB ([data] imdb = true in its manifest), "
                               f"but the data is not available: {exc}") from None

@@ -81,13 +81,28 @@ def _hist(scores, max_score, bins=10):
     return counts
 
 
-def _plot_scores(scores, max_score, path, a):
+def _subplots(figsize):
+    """``(fig, ax)`` on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    return plt.subplots(figsize=figsize)
+
+
+def _save(fig, path):
+    """Write ``fig`` to ``path`` as PNG, close it, return ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _plot_scores(scores, max_score, path, a):
+    fig, ax = _subplots((6, 3.5))
     pct = [100.0 * s / max_score if max_score else 0.0 for s in scores]
     ax.hist(pct, bins=[i * 10 for i in range(11)], color="#4c72b0", edgecolor="white")
     if pct:
@@ -101,20 +116,12 @@ def _plot_scores(scores, max_score, path, a):
     ax.set_xlabel("score (% of max)")
     ax.set_ylabel("students")
     ax.set_title(f"{a}: score distribution (n={len(scores)})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _plot_tests(per_test, path, a):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     shown = per_test[:25]
-    fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(shown), 3) + 1.2))
+    fig, ax = _subplots((7, 0.3 * max(len(shown), 3) + 1.2))
     labels = [f"{Path(nb).stem}: {g}" for nb, g, *_ in shown]
     rates = [100.0 * f / n if n else 0.0 for _, _, f, n, _ in shown]
     ax.barh(range(len(shown)), rates, color="#c44e52")
@@ -124,10 +131,7 @@ def _plot_tests(per_test, path, a):
     ax.set_xlim(0, 100)
     ax.set_xlabel("students who lost these points (%)")
     ax.set_title(f"{a}: hardest tests")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _write_markdown(rep, rows, path):

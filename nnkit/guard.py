@@ -58,9 +58,10 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
     # method on them is not an audited event, so their dicts are compared too
     snap_classes = {}
 
-    # bound now: a lazy snapshot may run inside a notebook cell that patched builtins or importlib
-    _import_module, _dict_of, _vars_of, _isinst, _strtype, _getattr0, _id = (
-        importlib.import_module, dict, vars, isinstance, str, getattr, id)
+    # bound now: the hook, and a lazy snapshot, may run inside a notebook cell that patched builtins or importlib
+    _getattr, _isinstance, _str, _type, _id, _vars = getattr, isinstance, str, type, id, vars
+    _list, _dict = list, dict
+    _import_module = importlib.import_module
 
     def snapshot(names):
         for name in names:
@@ -68,17 +69,17 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                 mod = _import_module(name)
             except Exception:  # noqa: BLE001 - torch may be absent on a numpy-only machine
                 continue
-            saved = _dict_of(_vars_of(mod))
+            saved = _dict(_vars(mod))
             if name == "builtins":  # IPython swaps these in and out around every cell
                 for k in ("_", "__", "___", "exit", "quit", "get_ipython", "display", "__IPYTHON__",
                           "input", "raw_input"):
                     saved.pop(k, None)
             snap_mods[name] = (mod, saved)
             for value in saved.values():
-                if (_isinst(value, type) and _id(value) not in snap_classes
-                        and _strtype(_getattr0(value, "__module__", "")).startswith(("numpy", "torch", "nnkit"))):
+                if (_isinstance(value, _type) and _id(value) not in snap_classes
+                        and _str(_getattr(value, "__module__", "")).startswith(("numpy", "torch", "nnkit"))):
                     try:
-                        snap_classes[_id(value)] = (value, _dict_of(_vars_of(value)))
+                        snap_classes[_id(value)] = (value, _dict(_vars(value)))
                     except TypeError:
                         pass
 
@@ -134,8 +135,6 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
     my_pid = os.getpid()
     my_ppid = os.getppid()
     reported = set()
-    _getattr, _isinstance, _str, _type = getattr, isinstance, str, type
-    _list, _dict, _sorted = list, dict, sorted
 
     def report(what):
         if what in reported:
@@ -233,9 +232,9 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
                     found.append(f"a background thread {t.name!r} runs into the next cell")
         return found
 
-    installed = tuple({os.path.join(os.path.abspath(p), "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
-                      | {os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "")})
-    ctypes_dir = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "ctypes", "")
+    stdlib = os.path.dirname(os.path.abspath(os.__file__))
+    installed = tuple({os.path.join(os.path.abspath(p), "") for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, stdlib)})
+    ctypes_dir = os.path.join(stdlib, "ctypes", "")
 
     def from_installed_library():
         """True when the code that called into ctypes is an installed library's (stdlib or
@@ -265,7 +264,7 @@ def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg
         try:
             if event == "import":
                 name = args[0] if args else None
-                if (lazy_state["pending"] and not lazy_state["busy"] and _isinstance(name, _str)
+                if (lazy_state["pending"] and _isinstance(name, _str)
                         and name.split(".")[0] in lazy_roots):
                     lazy_state["busy"] = True
                     try:

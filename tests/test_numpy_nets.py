@@ -16,14 +16,13 @@ import ast
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from autograder import engine
 from autograder.manifest import load_manifest
 from conftest import full_imdb_path
-from fixtures.assignment_support import MARKERS, grade_cells as _grade_cells, grade_with_blank, load_mutants, \
-    nbgrader_meta as _meta, source_reader
+from fixtures.assignment_support import assert_outputs_stripped, assert_release_is_clean, grade_cells as _grade_cells, \
+    grade_with_blank, load_mutants, nbgrader_meta as _meta, source_reader
 
 A = "numpy_nets"
 REPO = Path(__file__).resolve().parents[1]
@@ -72,38 +71,12 @@ def test_thresholds_match_hidden_test_literals():
 
 @pytest.mark.parametrize("name", MANIFEST.notebooks)
 def test_source_outputs_are_stripped(name):
-    for cell in _source(name).cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"{name}: cell {cell.id} has outputs"
+    assert_outputs_stripped(_source(name), name)
 
 
 @pytest.mark.parametrize("name", MANIFEST.notebooks)
 def test_release_has_no_solutions_hidden_tests_or_outputs(name):
-    src, rel = _source(name), nbformat.read(RELEASE / name, as_version=4)
-    text = (RELEASE / name).read_text()
-    for marker in MARKERS:
-        assert marker not in text, f"release/{name} contains {marker!r}"
-    for cell in rel.cells:
-        if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, f"release/{name}: cell {cell.id} has outputs"
-    assert [_meta(c).get("grade_id") for c in rel.cells] == [_meta(c).get("grade_id") for c in src.cells]
-    # no line of a solution region or of a hidden test survives in the release (unless the
-    # same line is also public in the source, e.g. a visible test repeating a hidden one)
-    released_lines = {l.strip() for c in rel.cells for l in c.source.split("\n")}
-    secret, public = set(), set()
-    for cell in src.cells:
-        inside = False
-        for line in cell.source.split("\n"):
-            if re.match(r"\s*### BEGIN (SOLUTION|HIDDEN TESTS)", line):
-                inside = True
-            elif re.match(r"\s*### END (SOLUTION|HIDDEN TESTS)", line):
-                inside = False
-            else:
-                (secret if inside else public).add(line.strip())
-    leaked = sorted(l for l in (secret - public) & released_lines if len(l) >= 20)
-    assert not leaked, f"release/{name} leaks solution or hidden-test lines: {leaked[:5]}"
-    answers = [c for c in rel.cells if _meta(c).get("solution") and c.cell_type == "code"]
-    assert answers and all("raise NotImplementedError()" in c.source for c in answers)
+    assert_release_is_clean(A, name)
 
 
 @pytest.mark.slow

@@ -167,8 +167,8 @@ def prepare(root=None):
 
     root = Path(root) if root else default_root()
     package = json.loads((root / "source" / "package.json").read_text())
-    os.environ["NNKIT_DATA_DIR"] = str(data_dir(root))
-    return prepare_data(load_manifest(root / "source" / "course", package["assignment"]), echo=print)
+    return prepare_data(load_manifest(root / "source" / "course", package["assignment"]), echo=print,
+                        cache_dir=data_dir(root))
 
 
 def main(argv=None):

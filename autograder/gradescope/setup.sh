@@ -18,4 +18,4 @@ $PIP --index-url https://download.pytorch.org/whl/cpu "$TORCH_PIN" || $PIP -c co
 $PIP -c constraints.txt -r requirements.txt
 # Datasets the assignment reads (IMDB for pytorch_imdb) are fetched now, while there is
 # network, into $ROOT/data; run_autograder reads them from there.
-PYTHONPATH="$PWD/lib" NNKIT_DATA_DIR="${NNKIT_DATA_DIR:-$ROOT/data}" "$ROOT/venv/bin/python" -m autograder.gradescope prepare --root "$ROOT"
+PYTHONPATH="$PWD/lib" "$ROOT/venv/bin/python" -m autograder.gradescope prepare --root "$ROOT"

@@ -98,7 +98,7 @@ def cmd_grade(args):
 
     course = _course(args)
     summary = grade_assignment(course, args.assignment, students=args.student, workers=args.workers,
-                               force=args.force, progress=_progress_factory(args), echo=print)
+                               force=args.force, progress=_progress_factory(args), echo=print, seed=args.seed)
     print(summary.line())
     return 130 if summary.interrupted else 0
 
@@ -236,6 +236,9 @@ def build_parser():
     p.add_argument("--workers", type=_workers, default=os.cpu_count() or 1, metavar="N",
                    help="parallel grading processes (default: number of CPUs)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
+    p.add_argument("--seed", type=int, default=None, metavar="N",
+                   help="secret for the hidden tests' random inputs (default: fresh each run; grading.json records "
+                        "it, so --force --seed N repeats a run exactly)")
     p.set_defaults(func=cmd_grade)
 
     p = sub.add_parser("feedback", parents=[common], help="per-student HTML feedback (no hidden-test source)",

@@ -28,7 +28,12 @@ Kernels start through :class:`autograder.kernel.LimitedKernelManager` unless
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import select
 import time
+import uuid
+from pathlib import Path
 from queue import Empty
 
 from jupyter_core.utils import ensure_async, run_sync
@@ -39,6 +44,8 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer, Unicode
 
 from autograder.kernel import LimitedKernelManager
+from autograder.verifier import cells as vcells
+from autograder.verifier.host import KernelLink, Verdict, VerifierError, VerifierProcess
 
 # Problem kinds (stable strings: exports and tests read them).
 CELL_TIMEOUT = "cell_timeout"
@@ -49,6 +56,28 @@ KERNEL_START = "kernel_start_failed"
 OUTPUT_TRUNCATED = "output_truncated"
 MEMORY = "memory_limit"
 GRADER_ERROR = "grader_error"
+GRADER_CHANNEL = "grader_channel"
+
+#: Seconds the kernel's agent gets to connect when a test cell's verification starts.
+CONNECT_TIMEOUT = 20
+
+_VERIFIERS = {}
+
+
+def shared_verifier(policy_json=""):
+    """This process's verifier (one per sandbox policy), started on first use and closed at exit."""
+    proc = _VERIFIERS.get(policy_json)
+    if proc is None:
+        import atexit
+
+        policy = None
+        if policy_json:
+            from autograder.sandbox import SandboxPolicy
+
+            policy = SandboxPolicy.from_json(policy_json)
+        proc = _VERIFIERS[policy_json] = VerifierProcess(policy)
+        atexit.register(proc.close)
+    return proc
 
 
 def _label(cell, index):
@@ -103,6 +132,11 @@ class GuardedExecute(Execute):
     kernel_name = Unicode("python3", help="kernel used for every submission (the notebook's own is ignored)").tag(config=True)
     raise_on_iopub_timeout = Bool(False, help="a cell's late output is dropped, never fatal").tag(config=True)
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
+    verify = Bool(True, help="judge test cells in the verifier (autograder.verifier), not in the kernel").tag(config=True)
+    grading_seed = Integer(0, help="secret of this grading run: hidden tests draw their random inputs from it "
+                                   "(never given to the student's kernel)").tag(config=True)
+    verifier_policy_json = Unicode("", help="SandboxPolicy (JSON) for the verifier process ('' unsandboxed)").tag(config=True)
+    record_dir = Unicode("", help="folder where everything sent to the student's kernel is recorded (tests)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("kernel_manager_class", _configured_kernel_manager(kwargs) or LimitedKernelManager)
@@ -120,6 +154,11 @@ class GuardedExecute(Execute):
         self._dropped = {}
         self._dropped_stderr = set()
         self._ran = set()
+        self._verdicts = {}
+        self._session = None
+        self._prelude = None
+        self._link_broken = ""
+        self._record = None
 
     def _problem(self, kind, message):
         self._problems.append({"kind": kind, "message": message})
@@ -186,6 +225,7 @@ class GuardedExecute(Execute):
     # ---- preprocessing -----------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
         self._reset_guards()
+        self._resources_nbgrader = dict((resources or {}).get("nbgrader", {}))
         try:
             nb, resources = super().preprocess(nb, resources, km)
         except (KeyboardInterrupt, SystemExit):
@@ -195,21 +235,34 @@ class GuardedExecute(Execute):
             what = "the kernel could not start" if kind == KERNEL_START else "grading stopped"
             self._halt(kind, f"{what}: {type(exc).__name__}: {exc}")
             self.log.error("GuardedExecute: %s", self._stop)
+        finally:
+            self._close_verification()
         if self._stop is not None:
             for index, cell in enumerate(nb.cells):
                 if index not in self._ran:
                     self._mark_not_run(cell)
+        if resources is None:
+            resources = {}
+        resources["nnkit_verdicts"] = dict(self._verdicts)
         nb.metadata["nnkit_grading"] = {
             "problems": list(self._problems),
             "seconds": round(time.monotonic() - self._t0, 3),
+            "verdicts": {gid: {"passed": v.passed, "message": v.message(), "seconds": v.seconds}
+                         for gid, v in self._verdicts.items()},
         }
         return nb, resources
 
     def preprocess_cell(self, cell, resources, index):
         self._check_assign_resources(resources)
+        if self.verify and vcells.is_test_cell(cell):
+            return self._preprocess_test_cell(cell, index)
         if cell.cell_type != "code" or not cell.source.strip():
             self._ran.add(index)
             return cell, self.resources
+        return self._run_in_kernel(cell, index)
+
+    def _run_in_kernel(self, cell, index):
+        """Execute ``cell`` in the student's kernel under the limits (see module doc)."""
         remaining = self._remaining()
         if self._stop is None and remaining is not None and remaining < 1:
             self._halt(NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
@@ -220,6 +273,7 @@ class GuardedExecute(Execute):
             return cell, self.resources
         self._budget = remaining
         self._timeout_hit = False
+        self._record_code(cell.source)
         try:
             cell = self.execute_cell(cell, index, store_history=True)
         except DeadKernelError:
@@ -265,3 +319,137 @@ class GuardedExecute(Execute):
                                             f"characters, the first {kept} were kept")
         self._dropped_stderr.discard(index)
         return cell, self.resources
+
+    # ---- test cells: visible code in the kernel, the verdict from the verifier ---------------
+    def _preprocess_test_cell(self, cell, index):
+        """Run a test cell's visible code in the kernel (for the student's view), then judge it in the
+        verifier (:mod:`autograder.verifier`): the verdict alone decides its score."""
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{index}"
+        original = cell.source
+        visible, hidden = vcells.split_source(original)
+        code = hidden if vcells.has_code(hidden) else visible
+        if vcells.has_code(visible) and self._stop is None:
+            cell.source = visible
+            try:
+                cell, _ = self._run_in_kernel(cell, index)
+            finally:
+                cell.source = original
+        else:
+            cell.outputs = []
+            cell.execution_count = None
+        self._ran.add(index)
+        if self._stop is not None:
+            verdict = Verdict(gid, False, ename="NotRun", evalue=f"not run: {self._stop}")
+        elif not vcells.has_code(code):
+            verdict = Verdict(gid, True)
+        else:
+            verdict = self._verify(gid, code, cell, index)
+        self._verdicts[gid] = verdict
+        if verdict.stdout:
+            cell.outputs.append(NotebookNode(output_type="stream", name="stdout", text=verdict.stdout))
+        if not verdict.passed:
+            cell.outputs.append(error_output(verdict.ename or "AssertionError", verdict.evalue))
+        return cell, self.resources
+
+    def _verify(self, gid, code, cell, index):
+        try:
+            session = self._ensure_session()
+        except VerifierError as exc:
+            self._problem(GRADER_ERROR, f"the verifier could not judge {_label(cell, index)}: {exc}")
+            return Verdict(gid, False, ename="GraderError", evalue=str(exc), kind=GRADER_ERROR)
+        limits = [t for t in (self.timeout, self._remaining()) if t is not None and t > 0]
+        deadline = time.monotonic() + max(1.0, min(limits) if limits else 600.0)
+        link = KernelLink(self._open_agent, self._interrupt)
+        verdict = session.run_cell(gid, code, link, deadline)
+        if verdict.ename == "KernelUnavailable" and not link.broken:
+            link.broken = verdict.evalue
+        if verdict.kind == "cell_timeout":
+            self._problem(CELL_TIMEOUT, f"{_label(cell, index)} timed out while it was judged")
+            self._session = None  # killed: the next test cell gets a fresh session
+        elif verdict.kind == GRADER_ERROR:
+            self._problem(GRADER_ERROR, f"{_label(cell, index)}: {verdict.evalue}")
+            self._session = None
+        if link.broken and not self._link_broken:
+            self._link_broken = link.broken
+            alive = self._kernel_alive()
+            if not alive:
+                self._halt(KERNEL_DIED, f"the kernel died before {_label(cell, index)} could be judged")
+            else:
+                self._problem(GRADER_CHANNEL, f"{_label(cell, index)}: {link.broken}")
+        return verdict
+
+    def _ensure_session(self):
+        if self._session is None:
+            info = self._resources_nbgrader
+            notebook = info.get("notebook") or "notebook"
+            if self._prelude is None:
+                self._prelude = self._master_prelude(info.get("assignment"), notebook)
+            if self.record_dir and self._record is None:
+                Path(self.record_dir).mkdir(parents=True, exist_ok=True)
+                self._record = open(Path(self.record_dir) / f"{info.get('student', 'student')}-{notebook}.rpc", "ab")
+            self._session = shared_verifier(self.verifier_policy_json).session(
+                notebook, self.grading_seed, self._prelude, record=self._record)
+        return self._session
+
+    def _master_prelude(self, assignment, notebook):
+        """The trusted imports of the master notebook (``source/<assignment>/<notebook>.ipynb``)."""
+        import nbformat
+
+        root = self.config.get("CourseDirectory", {}).get("root") or os.getcwd()
+        path = Path(root) / "source" / str(assignment) / f"{notebook}.ipynb"
+        try:
+            return vcells.prelude(nbformat.read(path, as_version=4))
+        except (OSError, ValueError) as exc:
+            raise VerifierError(f"cannot read the master notebook {path}: {exc}") from None
+
+    def _kernel_alive(self):
+        try:
+            return bool(run_sync(self.km.is_alive)())
+        except Exception:  # noqa: BLE001
+            return False
+
+    async def _async_send_comm_open(self):
+        from nnkit.remote.agent import COMM_TARGET
+
+        msg = self.kc.session.msg("comm_open", {"comm_id": uuid.uuid4().hex, "target_name": COMM_TARGET, "data": {}})
+        self.kc.shell_channel.send(msg)
+
+    def _open_agent(self):
+        """A socket connected to the kernel's agent (it connects when the comm is opened)."""
+        if self._link_broken:
+            raise ConnectionError(self._link_broken)
+        listener = getattr(self.km, "rpc_listener", None)
+        if listener is None:
+            raise ConnectionError("the kernel was started without the grader's channel")
+        run_sync(self._async_send_comm_open)()
+        deadline = time.monotonic() + CONNECT_TIMEOUT
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([listener.sock], [], [], 0.25)
+            if ready:
+                conn, _ = listener.sock.accept()
+                conn.setblocking(True)
+                return conn
+            if not self._kernel_alive():
+                raise ConnectionError("the kernel died")
+        raise ConnectionError("the notebook's kernel did not answer the grader within "
+                              f"{CONNECT_TIMEOUT} s (a cell disabled the grading agent, or the kernel is stuck)")
+
+    def _interrupt(self):
+        run_sync(self.km.interrupt_kernel)()
+
+    def _record_code(self, source):
+        if self.record_dir:
+            if self._record is None:
+                info = self._resources_nbgrader
+                Path(self.record_dir).mkdir(parents=True, exist_ok=True)
+                self._record = open(Path(self.record_dir) / f"{info.get('student', 'student')}-"
+                                    f"{info.get('notebook', 'notebook')}.rpc", "ab")
+            self._record.write(b"execute:" + source.encode("utf-8", "replace") + b"\n")
+
+    def _close_verification(self):
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        if self._record is not None:
+            self._record.close()
+            self._record = None

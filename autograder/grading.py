@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as _dt
 import multiprocessing as mp
 import os
+import secrets
 import shutil
 import signal
 import tempfile
@@ -53,6 +54,7 @@ class Prepared:
     student: str
     staged: Path
     digest: str
+    seed: int = 0                                   # secret for the hidden tests' random inputs
     notes: list = field(default_factory=list)       # what was repaired or mapped
     problems: list = field(default_factory=list)    # {"kind", "message", "notebook"}
     notebooks: list = field(default_factory=list)   # expected names that will be graded
@@ -329,6 +331,10 @@ class _Worker:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
         self._err = open(Path(log_dir) / f"worker{index}.err", "ab")
         env = dict(os.environ)
+        # the worker's kernels and verifier keep their sockets and state under a private temp folder,
+        # removed with the worker even when it is killed
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{WORKER_TMP_PREFIX}{os.getpid()}-")
+        env["TMPDIR"] = self.tmpdir
         pkg_parent = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join([pkg_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         self.proc = subprocess.Popen(
@@ -356,7 +362,7 @@ class _Worker:
         self.task = prep
         self.started = time.monotonic()
         self.deadline = self.started + seconds
-        self.conn.send(("grade", {"student": prep.student, "staged": str(prep.staged)}))
+        self.conn.send(("grade", {"student": prep.student, "staged": str(prep.staged), "seed": prep.seed}))
 
     def stop(self):
         try:
@@ -386,6 +392,7 @@ class _Worker:
                 pass
         if self.course_dir is not None:
             shutil.rmtree(self.course_dir, ignore_errors=True)
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
 
 
 def task_deadline(manifest, prep):
@@ -393,10 +400,30 @@ def task_deadline(manifest, prep):
     return len(prep.notebooks) * (manifest.limits.notebook_timeout + 30) + 60
 
 
+WORKER_TMP_PREFIX = "nnkit-w"
+
+
+def remove_stale_worker_tmp():
+    """Remove the private temp folders of workers whose grading run was killed (its pid is gone)."""
+    import re
+
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKER_TMP_PREFIX}*-*"):
+        m = re.match(rf"{WORKER_TMP_PREFIX}(\d+)-", path.name)
+        if not m or int(m.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            pass
+
+
 class WorkerPool:
     """Grading processes: started early (:meth:`__init__`), given the course (:meth:`run`), stopped (:meth:`close`)."""
 
     def __init__(self, n, log_dir):
+        remove_stale_worker_tmp()
         self.log_dir = Path(log_dir)
         self.active = [_Worker(i, self.log_dir) for i in range(max(1, int(n)))]
 
@@ -491,12 +518,23 @@ def up_to_date_students(course, a):
     return out
 
 
-def grade_assignment(course, a, students=None, workers=2, force=False, progress=None, echo=None):
+def student_seed(run_seed, student):
+    """The secret for ``student``'s hidden-test inputs in the grading run with secret ``run_seed``."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{int(run_seed)}:{student}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 62) - 1)
+
+
+def grade_assignment(course, a, students=None, workers=2, force=False, progress=None, echo=None, seed=None):
     """Grade ``a`` in ``course`` (see module doc); returns a :class:`GradeSummary`.
 
     ``students``: only these ids (default: everyone in ``submitted/``).
     ``progress``: a tqdm-like factory for a progress bar (None: no bar).
     ``echo``: callable for per-student problem lines (None: silent).
+    ``seed``: the run's secret for the hidden tests' random inputs (default: drawn
+    fresh; each student's entry in ``grading.json`` records it, so ``--seed``
+    repeats a run exactly).
     """
     course = course if isinstance(course, Course) else Course(course)
     t0 = time.monotonic()
@@ -519,7 +557,8 @@ def grade_assignment(course, a, students=None, workers=2, force=False, progress=
                                   for s in everyone)):
         pools.append(WorkerPool(min(n_workers, len(everyone)), course.state_dir(a) / "logs"))
     try:
-        return _grade(course, a, manifest, everyone, pools, n_workers, force, progress, echo, t0)
+        run_seed = int(seed) if seed is not None else secrets.randbits(62)
+        return _grade(course, a, manifest, everyone, pools, n_workers, force, progress, echo, t0, run_seed)
     finally:
         for pool in pools:
             pool.close()
@@ -543,7 +582,7 @@ def _lock(course, a):
     return fh
 
 
-def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, echo, t0):
+def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, echo, t0, run_seed):
     course.sync_gradebook(a, force=force)
     releases = course.release_notebooks(a)
     manual_ids = manual_grade_ids(releases)
@@ -557,9 +596,11 @@ def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, ech
                        memory_mb=manifest.limits.memory_mb,
                        kernel_env=kernel_environment(device, threads_per_kernel(n_workers)),
                        # NNKIT_SANDBOX=0: no bubblewrap (e.g. Gradescope, where each submission has its own container)
-                       sandbox=os.environ.get("NNKIT_SANDBOX", "1") != "0")
+                       sandbox=os.environ.get("NNKIT_SANDBOX", "1") != "0",
+                       record_dir=os.environ.get("NNKIT_RPC_RECORD") or None)
 
     def save(student, entry):
+        entry["seed"] = run_seed
         state["students"][student] = entry
         state["updated_at"] = _dt.datetime.now().isoformat(timespec="seconds")
         course.save_state(a, "grading.json", state)
@@ -588,6 +629,7 @@ def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, ech
                 summary.skipped.append(student)
                 continue
             prep = prepare_submission(course, a, student, manifest, releases, stage_root, master_hash, digest)
+            prep.seed = student_seed(run_seed, student)
             if not prep.notebooks:  # nothing gradable: no worker needed
                 result = zero_result(course, a, student)
                 late = merge_result(course, a, student, result, manual_ids, zero=True)

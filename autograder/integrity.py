@@ -1,17 +1,19 @@
-"""Tamper checks on a submitted notebook, read statically before grading.
+"""Tamper reports on a submitted notebook: a second line, never what a grade depends on.
 
-Hidden tests and student code share one Python process, so a student cell can
-rebind ``numpy.allclose``, replace the grading helpers, wrap every later cell
-in ``try/except`` through IPython's hooks, or end the kernel. The hidden tests
-already defend themselves where they can (``nnkit.grading`` keeps pristine
-numpy functions, test cells re-import their helpers); this module finds the
-attempts in the source so that they earn nothing and are reported.
+Verdicts come from the verifier (:mod:`autograder.verifier`), a separate
+process that student code cannot reach, so nothing here changes a score.
+This module only *names* attempts a TA should know about in the export's
+reason column: a student cell that rebinds ``numpy.allclose``, replaces the
+grading helpers, hooks IPython's execution, walks interpreter frames, or ends
+the kernel; and what the kernel's guard (:mod:`nnkit.guard`) reported while it
+ran. Ordinary Python (``getattr`` with a computed name, ``setattr`` on the
+student's own objects, ``importlib`` for the student's own modules,
+``globals()``) is not reported.
 
 :func:`scan_notebook` parses every code cell the student could have written
 (cells identical to a master or release cell are trusted) and returns
-:class:`Finding` objects. Findings of a *tampering* kind void the notebook's
-score; ``locked_edit`` findings are informational (nbgrader restores locked
-cells from the master).
+:class:`Finding` objects; ``locked_edit`` findings say that a locked cell was
+edited (nbgrader restores it from the master).
 """
 
 from __future__ import annotations
@@ -51,7 +53,6 @@ PROCESS_CALLS = {
     "sys.setprofile": "installs a profiler",
     "sys._getframe": "reads interpreter frames",
     "importlib.reload": "reloads a module",
-    "importlib.import_module": "imports a module by computed name",
 }
 DYNAMIC_BUILTINS = {"exec", "eval", "compile", "__import__", "exit", "quit", "breakpoint"}
 IPYTHON_HOOK_ATTRS = {
@@ -65,10 +66,6 @@ FRAME_ATTRS = {"f_back", "f_globals", "f_locals", "f_builtins", "tb_frame", "__g
 
 TAMPERING_KINDS = frozenset({"monkeypatch", "ipython_hook", "process_control", "dynamic_code",
                              "introspection", "shell", "syntax"})
-# Kinds that could earn points a notebook did not earn: they void it. Ending or
-# signalling the kernel (process_control, shell) cannot: the cells it stops score 0
-# anyway and the sandbox keeps it from the grader; those are reported only.
-VOIDING_KINDS = frozenset({"monkeypatch", "ipython_hook", "dynamic_code", "introspection"})
 
 
 @dataclass(frozen=True)
@@ -213,8 +210,6 @@ class _Scanner(ast.NodeVisitor):
     def visit_Attribute(self, node):
         if node.attr in FRAME_ATTRS:
             self.add("introspection", node, f"reads .{node.attr}")
-        elif node.attr == "modules" and self.dotted(node.value) == "sys":
-            self.add("introspection", node, "reaches sys.modules")
         elif node.attr in IPYTHON_HOOK_ATTRS and self._is_ipython(node.value):
             self.add("ipython_hook", node, f"uses IPython's {node.attr}")
         self.generic_visit(node)
@@ -233,11 +228,6 @@ class _Scanner(ast.NodeVisitor):
             self.add("monkeypatch", node, f"{path} on {self.protected(node.args[0])}")
         elif path == "vars" and node.args and self.protected(node.args[0]):
             self.add("introspection", node, f"vars() of {self.protected(node.args[0])}")
-        elif path == "getattr" and node.args and self.protected(node.args[0]) and not (
-                len(node.args) > 1 and isinstance(node.args[1], ast.Constant)):
-            self.add("introspection", node, "getattr with a computed name on a protected module")
-        elif path == "globals":
-            self.add("introspection", node, "calls globals()")
         elif path.startswith("IPython.shell.") or path == "get_ipython":
             self._check_ipython_call(node, path)
         elif path == "open" and self._writes_protected_file(node):
@@ -364,7 +354,7 @@ def locked_edits(submission, master, release=None):
 
 
 def tampering(findings):
-    """The findings that void a notebook's score."""
+    """The findings that report tampering (not ``locked_edit``)."""
     return [f for f in findings if f.is_tampering]
 
 
@@ -382,23 +372,14 @@ def guard_reports(executed):
     return lines
 
 
-def voiding_reports(reports):
-    """The guard report lines (from :func:`guard_reports`) that void a notebook:
-    all but those that only stop the kernel (``nnkit.guard.REPORT_ONLY``)."""
-    from nnkit.guard import MARKER, REPORT_ONLY
-
-    return [line for line in reports if line[len(MARKER):].strip() not in REPORT_ONLY]
-
-
 def check_submission(course_dir, assignment, student, result):
-    """Void the notebooks of a graded ``result`` (see :mod:`autograder.worker`) that tampered.
+    """Add the tamper reports of a graded ``result`` (see :mod:`autograder.worker`) to its problems.
 
     Reads the submitted notebooks (static scan against ``source/`` and
-    ``release/``) and the autograded ones (guard reports). A notebook with a
-    voiding finding or guard report (not one that only ends or signals the
-    kernel: the cells it stops score 0 anyway) gets 0 on every autograded cell; each finding becomes a
-    problem (kind ``tampering``; ``locked_edit`` for edited locked cells) that
-    the export's reason column shows. Returns ``result``.
+    ``release/``) and the autograded ones (guard reports). Each finding becomes
+    a problem (kind ``tampering``; ``locked_edit`` for edited locked cells) that
+    the export's reason column shows. Scores are left as the verifier decided.
+    Returns ``result``.
     """
     import nbformat
 
@@ -420,17 +401,9 @@ def check_submission(course_dir, assignment, student, result):
             result.setdefault("problems", []).append(
                 {"notebook": name, "kind": "grader_error", "message": f"integrity check failed: {exc}"})
             continue
-        bad = [f for f in findings if f.kind in VOIDING_KINDS]
         for f in findings:
             result.setdefault("problems", []).append({"notebook": name, "kind": f.kind if f.kind == "locked_edit" else "tampering",
                                                       "message": str(f)})
         for line in reports:
             result.setdefault("problems", []).append({"notebook": name, "kind": "tampering", "message": line})
-        if bad or voiding_reports(reports):
-            for g in entry.get("grades", []):
-                if not g.get("needs_manual_grade"):
-                    g["auto_score"] = 0.0
-            entry.setdefault("messages", {})
-            for g in entry.get("grades", []):
-                entry["messages"][g["name"]] = "notebook voided: tampering detected (see the reason column)"
     return result

@@ -75,25 +75,74 @@ def threads_per_kernel(workers):
     return max(1, (os.cpu_count() or 1) // max(1, int(workers)))
 
 
+def startup_argument(guard=True):
+    """The ipykernel option that runs, before any notebook cell, the grading agent
+    (:mod:`nnkit.remote.agent`: serves the verifier) and, with ``guard``, :mod:`nnkit.guard`."""
+    from nnkit.guard import STARTUP_LINE
+    from nnkit.remote.agent import STARTUP_LINE as AGENT_LINE
+
+    lines = [AGENT_LINE] + ([STARTUP_LINE] if guard else [])
+    return "--IPKernelApp.exec_lines=" + repr(lines)
+
+
+class RPCListener:
+    """The grader's end of a kernel's RPC channel: a unix socket in a private folder.
+
+    The kernel learns the path from ``$NNKIT_RPC_SOCKET`` (the sandbox launcher
+    binds the folder into the sandbox and rewrites the variable); its agent
+    connects when the grader opens a verification session.
+    """
+
+    def __init__(self):
+        import socket
+        import tempfile
+
+        self.dir = tempfile.mkdtemp(prefix="nnkit-rpc-")
+        os.chmod(self.dir, 0o711)
+        self.path = os.path.join(self.dir, "rpc.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o777)
+        self.sock.listen(4)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class LimitedKernelManager(AsyncKernelManager):
     """An ``AsyncKernelManager`` whose kernels start through :func:`kernel_command`.
 
     ``memory_mb`` caps the kernel's address space (0: no cap; not applied with
     CUDA, whose driver reserves huge virtual ranges); ``extra_env`` is added to
-    the kernel's environment.
+    the kernel's environment. Each kernel gets an :class:`RPCListener`
+    (``rpc_listener``) and starts with :func:`startup_argument`.
     """
 
     memory_mb = Integer(0, help="address-space limit of the kernel in MiB (0: none)").tag(config=True)
     extra_env = Dict({}, help="environment variables added for the kernel").tag(config=True)
     guard = Bool(True, help="install nnkit.guard in the kernel before any cell runs").tag(config=True)
 
+    rpc_listener = None
+
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         env = dict(kw.get("env") or os.environ)
         env.update({str(k): str(v) for k, v in self.extra_env.items()})
+        if self.rpc_listener is None:
+            self.rpc_listener = RPCListener()
+        env["NNKIT_RPC_SOCKET"] = self.rpc_listener.path
         kw["env"] = env
         memory = 0 if env.get("NNKIT_DEVICE") == "cuda" else self.memory_mb
-        if self.guard:
-            from nnkit.guard import KERNEL_ARGUMENT
-
-            kernel_cmd = [*kernel_cmd, KERNEL_ARGUMENT]
+        kernel_cmd = [*kernel_cmd, startup_argument(self.guard)]
         return await super()._async_launch_kernel(kernel_command(kernel_cmd, memory), **kw)
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if self.rpc_listener is not None and not restart:
+            self.rpc_listener.close()
+            self.rpc_listener = None
+
+    cleanup_resources = _async_cleanup_resources

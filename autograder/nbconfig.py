@@ -19,13 +19,14 @@ FEEDBACK_PREPROCESSORS = [
 
 # nbgrader's autograde step with its Execute replaced by the guarded one
 # (notebook time limit, dead kernels, output caps, kernels started through
-# autograder.kernel).
+# autograder.kernel, test cells judged in the verifier) and its SaveAutoGrades
+# by one that scores test cells from the verifier's verdicts.
 AUTOGRADE_PREPROCESSORS = [
     "autograder.execute.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograder.verifier.scoring.TrustedSaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
@@ -59,15 +60,21 @@ def apply_course_defaults(c, root, cell_timeout=None, notebook_timeout=None, mem
     return c
 
 
-def make_config(root, cell_timeout=None, sandbox=False, **limits):
+def make_config(root, cell_timeout=None, sandbox=False, seed=0, record_dir=None, **limits):
     """A fresh ``traitlets.config.Config`` with :func:`apply_course_defaults` applied.
 
-    With ``sandbox`` the kernels run in :mod:`autograder.sandbox` (bubblewrap;
-    a loud warning and rlimits only where it is unavailable).
+    With ``sandbox`` the kernels and the verifier run in :mod:`autograder.sandbox`
+    (bubblewrap; a loud warning and rlimits only where it is unavailable).
+    ``seed``: the grading run's secret for the hidden tests' random inputs
+    (never given to a student's kernel). ``record_dir``: record what is sent to
+    each kernel there (for tests).
     """
     from traitlets.config import Config
 
     c = apply_course_defaults(Config(), root, cell_timeout=cell_timeout, **limits)
+    c.GuardedExecute.grading_seed = int(seed)
+    if record_dir:
+        c.GuardedExecute.record_dir = str(record_dir)
     if sandbox:
         from autograder.sandbox import SandboxPolicy, apply_sandbox
 
@@ -76,10 +83,15 @@ def make_config(root, cell_timeout=None, sandbox=False, **limits):
         memory = limits.get("memory_mb")
         nb_timeout = limits.get("notebook_timeout") or 1800
         gpu = (limits.get("kernel_env") or {}).get("NNKIT_DEVICE") == "cuda"
-        policy = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None),
-                                          devices=sorted(glob.glob("/dev/nvidia*")) if gpu else [],
-                                          cpu_seconds=max(1800, 2 * int(nb_timeout) * (os.cpu_count() or 1)))
+        devices = sorted(glob.glob("/dev/nvidia*")) if gpu else []
+        cpu = max(1800, 2 * int(nb_timeout) * (os.cpu_count() or 1))
+        policy = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None), devices=devices,
+                                          cpu_seconds=cpu)
         apply_sandbox(c, policy)
+        verifier = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None), devices=devices,
+                                            cpu_seconds=cpu, packages=["nnkit", "autograder"], hide=[],
+                                            hostname="nnkit-verifier")
+        c.GuardedExecute.verifier_policy_json = verifier.to_json()
     return c
 
 

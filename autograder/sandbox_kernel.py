@@ -37,6 +37,8 @@ import time
 from autograder.sandbox import (INNER_RUNTIME, SandboxError, SandboxPolicy, _privileged, kernel_uid, probe,
                                 rlimit_preexec, runtime_dir_for, sandbox_argv, sandbox_env)
 
+RPC_ENV = "NNKIT_RPC_SOCKET"
+INNER_RPC = "/run/nnkit-rpc"
 PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 
 
@@ -173,8 +175,12 @@ def main(argv=None) -> int:
             state = {"workdir": workdir, "uid": uid, "owner_uid": st.st_uid, "owner_gid": st.st_gid, "links": links}
             with open(os.path.join(rt, "etc", "state.json"), "w") as f:
                 json.dump(state, f)
-            cmd = sandbox_argv(policy, kernel_argv, state_dir=os.path.join(rt, "etc"),
-                               extra_binds=[(rt, INNER_RUNTIME)], uid=uid)
+            binds = [(rt, INNER_RUNTIME)]
+            rpc = os.environ.get(RPC_ENV)
+            if rpc and os.path.isdir(os.path.dirname(rpc)):  # the grader's RPC socket (see autograder.kernel)
+                binds.append((os.path.dirname(rpc), INNER_RPC))
+                policy.env[RPC_ENV] = f"{INNER_RPC}/{os.path.basename(rpc)}"
+            cmd = sandbox_argv(policy, kernel_argv, state_dir=os.path.join(rt, "etc"), extra_binds=binds, uid=uid)
             if uid is not None:
                 _walk_lchown(workdir, uid, uid)
         except (SandboxError, OSError) as e:

@@ -70,7 +70,7 @@ def read_submission_result(course_dir, db_url, assignment, student):
     return out
 
 
-def grade_student(course_dir, assignment, student, staged, config_args, log_path):
+def grade_student(course_dir, assignment, student, staged, config_args, log_path, seed=0):
     """Autograde ``student`` from the ``staged`` folder in the worker's course ``course_dir``.
 
     ``config_args`` are the keyword arguments of :func:`autograder.nbconfig.make_config`
@@ -90,7 +90,7 @@ def grade_student(course_dir, assignment, student, staged, config_args, log_path
         if d.exists():
             shutil.rmtree(d)
     shutil.copytree(staged, sub)
-    cfg = make_config(course_dir, **config_args)
+    cfg = make_config(course_dir, seed=seed, **config_args)
     cfg.CourseDirectory.db_url = "sqlite:///" + str(course_dir / "gradebook.db")
     cfg.CourseDirectory.assignment_id = assignment
     cfg.CourseDirectory.student_id = student
@@ -161,7 +161,8 @@ def worker_main(conn, init=None):
         task = msg[1]
         try:
             result = grade_student(init["course_dir"], init["assignment"], task["student"], task["staged"],
-                                   init["config_args"], Path(init["log_dir"]) / f"{task['student']}.log")
+                                   init["config_args"], Path(init["log_dir"]) / f"{task['student']}.log",
+                                   seed=task.get("seed", 0))
         except BaseException as exc:  # report, never die silently
             result = {"student": task["student"], "error": f"worker error: {type(exc).__name__}: {exc}",
                       "traceback": traceback.format_exc(), "notebooks": [], "problems": []}

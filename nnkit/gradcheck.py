@@ -45,15 +45,14 @@ def eval_numerical_gradient(f, x, verbose=False, h=1e-5):
     while not it.finished:
         ix = it.multi_index
         old = x[ix]
-        x[ix] = old + h
-        fxph = float(f(x))
-        x[ix] = old - h
-        fxmh = float(f(x))
+        fxph = float(_probe(f, x, ix, old + h))
+        fxmh = float(_probe(f, x, ix, old - h))
         x[ix] = old
         grad[ix] = (fxph - fxmh) / (2 * h)
         if verbose:
             print(ix, grad[ix])
         it.iternext()
+    _push(x)
     return grad
 
 
@@ -72,10 +71,8 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     while not it.finished:
         ix = it.multi_index
         old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), dtype=np.float64, copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), dtype=np.float64, copy=True)
+        pos = np.array(_probe(f, x, ix, old + h), dtype=np.float64, copy=True)
+        neg = np.array(_probe(f, x, ix, old - h), dtype=np.float64, copy=True)
         x[ix] = old
         if pos.shape != df.shape:
             raise ValueError(
@@ -84,6 +81,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
             )
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
         it.iternext()
+    _push(x)
     return grad
 
 
@@ -104,10 +102,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(m)) for m in x.shape)
         old = x[ix]
-        x[ix] = old + h
-        fxph = float(f(x))
-        x[ix] = old - h
-        fxmh = float(f(x))
+        fxph = float(_probe(f, x, ix, old + h))
+        fxmh = float(_probe(f, x, ix, old - h))
         x[ix] = old
         grad_numerical = (fxph - fxmh) / (2 * h)
         grad_analytic = float(analytic_grad[ix])
@@ -115,7 +111,23 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
         errors.append(err)
         if verbose:
             print(f"numerical: {grad_numerical:f} analytic: {grad_analytic:f}, relative error: {err:e}")
+    _push(x)
     return errors
+
+
+def _probe(f, x, ix, value):
+    """``f(x)`` with ``x[ix]`` set to ``value``."""
+    x[ix] = value
+    _push(x)
+    return f(x)
+
+
+def _push(x):
+    """Send ``x``'s content to where it mirrors (an array the grader copied from a student's model
+    carries ``_nnkit_push``, so probing it probes the model); a plain array does nothing."""
+    push = getattr(x, "_nnkit_push", None)
+    if push is not None:
+        push()
 
 
 def _check_float_array(x):

@@ -30,8 +30,9 @@ MARKER = "nnkit-guard:"
 # export, but they do not void the notebook (autograder.integrity).
 SIGNAL_REPORT = "signals the kernel's own process"
 REPORT_ONLY = frozenset({SIGNAL_REPORT})
-# Appended to a kernel's command line, installs the guard before any cell runs.
-KERNEL_ARGUMENT = "--IPKernelApp.exec_lines=['import nnkit.guard as _g; _g.install(); del _g']"
+# A kernel start-up line (IPKernelApp.exec_lines) that installs the guard before any cell runs.
+STARTUP_LINE = "import nnkit.guard as _g; _g.install(); del _g"
+KERNEL_ARGUMENT = "--IPKernelApp.exec_lines=" + repr([STARTUP_LINE])
 
 
 def install(protected_paths=(), modules=("numpy", "numpy.testing", "numpy.linalg", "math", "builtins",

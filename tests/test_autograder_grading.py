@@ -6,6 +6,8 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 import time
 
 import nbformat
@@ -106,6 +108,7 @@ def test_interrupted_run_resumes_without_losing_or_duplicating(tmp_path):
     assert list((course / "grades" / A).glob(".work-*")), "the killed run's scratch folder is left behind"
     resumed = run_cli("grade", A, "--workers", "2", course=course)
     assert not list((course / "grades" / A).glob(".work-*")), "the next run cleans it up"
+    assert not list(Path(tempfile.gettempdir()).glob(f"nnkit-w{proc.pid}-*")), "and the killed workers' temp folders"
     last = resumed.stdout.strip().splitlines()[-1]
     assert f"skipped {len(done_before)} up to date" in last, last
     scores = gradebook_scores(course)

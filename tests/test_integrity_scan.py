@@ -1,10 +1,11 @@
-"""The static tamper scan: every attack pattern is found, honest code is not flagged."""
+"""The static tamper scan (reports only: verdicts come from the verifier): every attack pattern is found,
+honest code is not reported."""
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.integrity import guard_reports, scan_notebook, scan_source, tampering, voiding_reports
+from autograder.integrity import guard_reports, scan_notebook, scan_source, tampering
 
 ATTACKS = {
     "patch numpy.allclose": "import numpy as np\nnp.allclose = lambda *a, **k: True",
@@ -17,7 +18,7 @@ ATTACKS = {
     "replace grading helper": "import nnkit.grading\nnnkit.grading.assert_rel_error = lambda *a, **k: None",
     "replace grading helper alias": "from nnkit import grading as g\ng.assert_allclose = lambda *a, **k: None",
     "replace rel_error": "import nnkit.gradcheck as gc_\ngc_.rel_error = lambda x, y: 0.0",
-    "sys.modules": "import sys\nsys.modules['nnkit.grading'].assert_rel_error = None",
+    "sys.modules": "import sys\nsys.modules['nnkit.grading'].assert_rel_error = None\nsys.settrace(None)",
     "builtins": "import builtins\nbuiltins.AssertionError = Exception",
     "ast transformer swallow": (
         "import ast\nclass T(ast.NodeTransformer):\n    pass\nget_ipython().ast_transformers.append(T())"),
@@ -51,6 +52,11 @@ HONEST = {
     "local rebind": "from numpy import allclose\nallclose = 3",
     "write own file": "with open('results.txt', 'w') as f:\n    f.write('ok')",
     "getattr literal": "import numpy as np\nf = getattr(np, 'tanh')",
+    "getattr computed": "import torch.nn.functional as F\nact = 'relu'\nf = getattr(F, act)",
+    "setattr own object": "class Net:\n    pass\nnet = Net()\nfor k in ('a', 'b'):\n    setattr(net, k, 1)",
+    "importlib own module": "import importlib\nhelpers = importlib.import_module('my_helpers')",
+    "globals": "names = [k for k in globals() if not k.startswith('_')]",
+    "sys.modules lookup": "import sys\nhas_torch = 'torch' in sys.modules",
     "syntax error": "def f(:\n    pass",
 }
 
@@ -104,12 +110,11 @@ def test_rebinding_a_provided_helper_is_tampering():
     assert tampering(scan_notebook(sub, _nb("import numpy as np", locked=(0,)))) == []
 
 
-def test_guard_reports_void_except_a_signal_to_the_kernel():
+def test_guard_reports_are_read_from_the_outputs():
     nb = new_notebook(cells=[new_code_cell("x")])
     nb.cells[0].outputs = [nbformat.v4.new_output("stream", name="stderr", text=(
         "nnkit-guard: restored numpy.allclose, changed by an earlier cell\n"
         "nnkit-guard: signals the kernel's own process\nother text\n"))]
     reports = guard_reports(nb)
-    assert len(reports) == 2
-    assert voiding_reports(reports) == [reports[0]]
-    assert voiding_reports(reports[1:]) == []
+    assert reports == ["nnkit-guard: restored numpy.allclose, changed by an earlier cell",
+                       "nnkit-guard: signals the kernel's own process"]

@@ -1,0 +1,39 @@
+"""Scores from the verifier's verdicts, written into nbgrader's gradebook.
+
+nbgrader's ``SaveAutoGrades`` scores a test cell from its outputs (an error or
+any stderr output scores 0, a number printed last is partial credit). Those
+outputs come from the student's kernel, so they decide nothing here:
+:class:`TrustedSaveAutoGrades` scores every test cell from the verdict that
+:class:`autograder.execute.GuardedExecute` left in ``resources["nnkit_verdicts"]``
+(a test cell without a verdict scores 0). Manually graded cells behave as in
+nbgrader.
+"""
+
+from __future__ import annotations
+
+from nbgrader.preprocessors import SaveAutoGrades
+
+from autograder.verifier.cells import is_test_cell
+
+
+class TrustedSaveAutoGrades(SaveAutoGrades):
+    """``SaveAutoGrades`` with test-cell scores from the verifier's verdicts (see module doc)."""
+
+    def preprocess(self, nb, resources):
+        self._verdicts = dict(resources.get("nnkit_verdicts") or {})
+        return super().preprocess(nb, resources)
+
+    def _add_score(self, cell, resources):
+        if not is_test_cell(cell):
+            return super()._add_score(cell, resources)
+        meta = cell.metadata["nbgrader"]
+        grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
+        verdict = self._verdicts.get(meta["grade_id"])
+        max_points = float(meta.get("points", 0) or 0)
+        grade.auto_score = verdict.points(max_points) if verdict is not None else 0.0
+        grade.needs_manual_grade = grade.manual_score is not None
+        self.gradebook.db.commit()
+        self.log.debug("%s: %s (trusted verdict)", meta["grade_id"], grade.auto_score)
+
+
+__all__ = ["TrustedSaveAutoGrades"]

@@ -1,0 +1,117 @@
+"""The verifier process: imports the trusted libraries once, then forks one fresh session per notebook.
+
+    python -m autograder.verifier FD
+
+``FD`` is a unix ``SOCK_SEQPACKET`` socket (one message per record) to the grading worker (:mod:`autograder.verifier.host`).
+The process imports numpy, scipy, torch (when installed) and nnkit, runs no
+test code itself, and answers on ``FD``:
+
+* ``{"op": "fork"}`` with two sockets passed alongside (``SCM_RIGHTS``): forks
+  a child that runs :func:`autograder.verifier.runner.main_session` on them
+  (the conversation, and the socket the kernel's channel arrives on);
+  replies ``{"op": "forked", "pid": pid}``;
+* ``{"op": "kill", "pid": pid}``: SIGKILLs that child (a test cell past its time);
+* end of connection: kills its children and exits.
+
+Every session therefore starts from the same pristine interpreter, at the cost
+of a fork instead of an interpreter start and the imports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+
+PRELOAD = ("numpy", "scipy.sparse", "scipy.special", "torch", "torch.nn", "torch.nn.functional", "nnkit",
+           "nnkit.grading", "nnkit.gradcheck", "nnkit.data", "nnkit.solver")
+
+
+def preload():
+    """Import what hidden tests use, so that each forked session has it already."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - torch is optional for numpy-only courses
+            pass
+    import autograder.verifier.runner  # noqa: F401
+
+
+def _reap(children):
+    while children:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            children.clear()
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+
+
+def serve(control):
+    children = set()
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(control, 65536, 4)
+        except InterruptedError:
+            continue
+        except OSError:
+            msg, fds = b"", []
+        _reap(children)
+        if not msg:
+            break
+        try:
+            request = json.loads(msg.decode("utf-8"))
+        except ValueError:
+            request = {}
+        op = request.get("op")
+        if op == "fork" and len(fds) >= 2:
+            pid = os.fork()
+            if pid == 0:  # the session: only its socket stays open
+                control.close()
+                for extra in fds[2:]:
+                    os.close(extra)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                try:
+                    from autograder.verifier.runner import main_session
+
+                    main_session(socket.socket(fileno=fds[0]),
+                                 socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=fds[1]))
+                finally:
+                    os._exit(0)
+            for fd in fds:
+                os.close(fd)
+            children.add(pid)
+            control.send(json.dumps({"op": "forked", "pid": pid}).encode())
+        elif op == "kill":
+            pid = int(request.get("pid", 0))
+            if pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                except (OSError, ChildProcessError):
+                    pass
+                children.discard(pid)
+            control.send(b'{"op": "killed"}')
+        else:
+            for fd in fds:
+                os.close(fd)
+    for pid in list(children):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=int(argv[0]))
+    preload()
+    control.send(b'{"op": "ready"}')
+    serve(control)
+    return 0

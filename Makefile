@@ -22,6 +22,11 @@ $(STAMP): pyproject.toml constraints.txt
 	  && (apt-get update -qq && apt-get install -y -qq bubblewrap) >/dev/null 2>&1; } \
 	  || command -v bwrap >/dev/null 2>&1 \
 	  || echo "WARNING: bubblewrap (bwrap) is not installed: grading will run student code UNSANDBOXED. Install it: sudo apt-get install bubblewrap"
+	@# Headless Chromium lets the tests prove feedback pages run no student script (skipped without it); best effort.
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 \
+	  || { [ "$$(uname)" = Linux ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	       && (apt-get install -y -qq chromium || (apt-get update -qq && apt-get install -y -qq chromium)) >/dev/null 2>&1; } \
+	  || echo "note: no Chromium: the browser check in tests/test_feedback_security.py will be skipped (apt-get install chromium)"
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -c constraints.txt -e ".[grader,dev]"
 	touch $(STAMP)

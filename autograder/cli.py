@@ -150,7 +150,7 @@ def cmd_gradescope(args):
 
 def cmd_mutants(args):
     from autograder.manifest import list_assignments
-    from autograder.mutation import mutant_file, validate_assignment
+    from autograder.mutation import mutant_file, run
 
     course = _course(args)
     names = args.assignment or [a for a in list_assignments(course.root) if mutant_file(course.root, a)]
@@ -159,16 +159,18 @@ def cmd_mutants(args):
         return 2
     bad = 0
     for a in names:
-        t0 = time.monotonic()
-        killed, n_wrong, accepted, n_right, failures = validate_assignment(a, course.root, workers=args.workers)
-        kill = f"{killed}/{n_wrong} ({killed / n_wrong:.0%})" if n_wrong else "none"
-        acc = f"{accepted}/{n_right} ({accepted / n_right:.0%})" if n_right else "none"
-        print(f"{a}: wrong implementations that lose points (kill rate): {kill}; "
-              f"correct alternatives with full marks (acceptance rate): {acc}; {time.monotonic() - t0:.0f} s")
-        for part, kind, cells in failures:
-            print(f"  {'SURVIVED' if kind == 'wrong' else 'REJECTED'} {part}: failed cells {cells}")
-        bad += len(failures)
-    print(f"mutants: {len(names)} assignment(s), {bad} mutant(s) graded wrongly")
+        report = run(course.root, a, workers=args.workers, seed=args.seed, include_slow=args.slow,
+                     notebooks=args.notebook, solutions=args.solutions, blank=args.solutions)
+        for line in report.lines():
+            print(line)
+        for nb, (score, max_score, lost) in report.solutions.items():
+            print(f"  solution {nb}: {score:g}/{max_score:g}" + (f", lost points in {', '.join(lost)}" if lost else ""))
+        for nb, (score, max_score) in report.blank.items():
+            print(f"  blank release {nb}: {score:g}/{max_score:g}")
+        bad += sum(not r.ok for r in report.results)
+        bad += sum(bool(lost) for _, _, lost in report.solutions.values())
+        bad += sum(score > 0 for score, _ in report.blank.values())
+    print(f"mutants: {len(names)} assignment(s), {bad} graded wrongly")
     return 1 if bad else 0
 
 
@@ -276,6 +278,11 @@ def build_parser():
                                    "wrong ones that lose points and of correct ones that keep full marks.")
     p.add_argument("assignment", nargs="*")
     p.add_argument("--workers", type=_workers, default=2, metavar="N")
+    p.add_argument("--notebook", action="append", metavar="NB", help="only the mutants of this notebook (repeatable)")
+    p.add_argument("--slow", action="store_true", help="also the mutants marked slow")
+    p.add_argument("--solutions", action="store_true",
+                   help="also grade each notebook's solution (full marks expected) and blank release (zero expected)")
+    p.add_argument("--seed", type=int, default=None, help="grading seed (default: a fresh one)")
     p.set_defaults(func=cmd_mutants)
 
     p = sub.add_parser("demo", parents=[common], help="grade generated sample submissions end to end",

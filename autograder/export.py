@@ -76,8 +76,23 @@ def class_rows(course, a):
     return rows
 
 
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value):
+    """``value`` as a CSV cell a spreadsheet shows as text: a leading ``'`` when it starts with a
+    formula trigger (:data:`FORMULA_TRIGGERS`), as OWASP recommends."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
+
 def export_csv(course, a, path, students=None):
-    """Write the LMS CSV (columns :data:`CSV_COLUMNS`; only ``students`` when given); returns the rows."""
+    """Write the LMS CSV (columns :data:`CSV_COLUMNS`; only ``students`` when given); returns the rows.
+
+    Text a student can influence (student id, reasons) goes through :func:`csv_text`; the
+    numeric columns are written as numbers (never negative here).
+    """
     rows = [r for r in class_rows(course, a) if not students or r.student in students]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,8 +100,8 @@ def export_csv(course, a, path, students=None):
         w = csv.writer(fh)
         w.writerow(CSV_COLUMNS)
         for r in rows:
-            w.writerow([r.student, f"{r.score:g}", f"{r.max_score:g}", "yes" if r.late else "no",
-                        f"{r.seconds_late / 3600:.2f}", r.reason])
+            w.writerow([csv_text(r.student), f"{r.score:g}", f"{r.max_score:g}", "yes" if r.late else "no",
+                        f"{r.seconds_late / 3600:.2f}", csv_text(r.reason)])
     return rows
 
 

@@ -5,6 +5,11 @@ preprocessors (:data:`autograder.nbconfig.FEEDBACK_PREPROCESSORS`: hidden
 tests cleared, test tracebacks reduced to their message) plus a notes cell at
 the top of each notebook with what the grader had to repair or what went wrong
 (``grades/<a>/grading.json``). Output: ``feedback/<student>/<a>/<notebook>.html``.
+
+Every page is inert: notebooks are sanitized (``SanitizeOutputs``), pages are
+written by :class:`autograder.feedback_filters.SafeFeedbackExporter` and carry a
+Content-Security-Policy that allows no script (:data:`autograder.sanitize.PAGE_CSP`),
+and the index page escapes every name and message.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ def generate_feedback(course, a, students=None, progress=None):
     from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
+    from autograder.feedback_filters import configure_feedback_exporter
     from autograder.nbconfig import FEEDBACK_PREPROCESSORS
 
     t0 = time.monotonic()
@@ -85,9 +91,11 @@ def generate_feedback(course, a, students=None, progress=None):
             for s in iterator:
                 cfg = course.config(a)
                 pre = list(FEEDBACK_PREPROCESSORS)
-                pre.insert(pre.index("nbconvert.preprocessors.CSSHTMLHeaderPreprocessor"),
-                           "autograder.feedback_filters.AddGradingNotes")
+                before = ("autograder.feedback_filters.SanitizeOutputs" if "autograder.feedback_filters.SanitizeOutputs"
+                          in pre else "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor")
+                pre.insert(pre.index(before), "autograder.feedback_filters.AddGradingNotes")
                 cfg.GenerateFeedback.preprocessors = pre
+                configure_feedback_exporter(cfg)
                 cfg.AddGradingNotes.notes_file = str(notes_path)
                 cfg.CourseDirectory.assignment_id = a
                 cfg.CourseDirectory.student_id = s
@@ -116,26 +124,32 @@ def generate_feedback(course, a, students=None, progress=None):
 
 
 def write_index(course, a, student, entry):
-    """``feedback/<student>/<a>/index.html``: the score, every note and a link per notebook page."""
+    """``feedback/<student>/<a>/index.html``: the score, every note and a link per notebook page.
+
+    Every text is HTML-escaped and the page carries :data:`autograder.sanitize.PAGE_CSP`.
+    """
     import html
+    from urllib.parse import quote
+
+    from autograder.sanitize import with_csp
 
     folder = course.feedback_dir(student, a)
     folder.mkdir(parents=True, exist_ok=True)
     pages = sorted(p.name for p in folder.glob("*.html") if p.name != "index.html")
     rows = "".join(
-        f"<tr><td>{html.escape(c['notebook'])}</td><td>{html.escape(c['grade_id'])}</td>"
+        f"<tr><td>{html.escape(str(c['notebook']))}</td><td>{html.escape(str(c['grade_id']))}</td>"
         f"<td>{'' if c.get('score') is None else format(c['score'], 'g')} / {c['max_score']:g}</td>"
-        f"<td>{html.escape(c.get('message') or '')}</td></tr>"
+        f"<td>{html.escape(str(c.get('message') or ''))}</td></tr>"
         for c in entry.get("cells", []))
-    notes = "".join(f"<li>{html.escape(line)}</li>" for line in student_notes(entry))
-    links = "".join(f'<li><a href="{html.escape(p)}">{html.escape(p)}</a></li>' for p in pages) or \
+    notes = "".join(f"<li>{html.escape(str(line))}</li>" for line in student_notes(entry))
+    links = "".join(f'<li><a href="{html.escape(quote(p))}">{html.escape(p)}</a></li>' for p in pages) or \
         "<li>no notebook could be run (see the notes above)</li>"
-    (folder / "index.html").write_text(
+    (folder / "index.html").write_text(with_csp(
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(a)}: feedback for {html.escape(student)}</title></head><body>"
         f"<h1>{html.escape(a)}: feedback for {html.escape(student)}</h1>"
         f"<p><b>Score: {entry.get('score', 0):g} / {entry.get('max_score', 0):g}</b></p>"
         f"<h2>Notes</h2><ul>{notes}</ul><h2>Tests</h2><table border='1' cellpadding='4'>"
         f"<tr><th>notebook</th><th>test</th><th>points</th><th>message</th></tr>{rows}</table>"
-        f"<h2>Notebooks</h2><ul>{links}</ul></body></html>\n", encoding="utf-8")
+        f"<h2>Notebooks</h2><ul>{links}</ul></body></html>\n"), encoding="utf-8")
     return folder / "index.html"

@@ -1,18 +1,36 @@
-"""nbconvert preprocessors for student feedback: nothing of a hidden test reaches the student.
+"""nbconvert pieces for student feedback: nothing of a hidden test reaches the student, nothing runs.
 
 nbgrader's ``ClearHiddenTests`` removes hidden-test source from test cells, but
 a failing test's traceback still quotes the test's source lines. These
 preprocessors run in ``nbgrader generate_feedback`` (see
 :data:`autograder.nbconfig.FEEDBACK_PREPROCESSORS`).
+
+Feedback pages are inert: :class:`SanitizeOutputs` cleans every notebook
+(:func:`autograder.sanitize.sanitize_notebook`) and :class:`SafeFeedbackExporter`
+writes the page with a Content-Security-Policy that allows no script at all
+(:data:`autograder.sanitize.PAGE_CSP`), renders markdown through the sanitizer
+and leaves out nbgrader's MathJax loader (math shows as its TeX source).
+:func:`configure_feedback_exporter` puts that exporter into a config.
 """
 
 from __future__ import annotations
 
+import html
+import os
 import re
+from pathlib import Path
 
+from jinja2 import pass_context
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import NotebookNode
 from traitlets import Bool, Unicode
+
+from autograder.sanitize import SanitizePreprocessor, markdown_to_html, with_csp
+
+#: Folder of nnkit's nbconvert templates (``nnkit_feedback``: nbgrader's ``feedback`` without MathJax).
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+FEEDBACK_TEMPLATE = "nnkit_feedback"
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -83,3 +101,50 @@ class AddGradingNotes(Preprocessor):
 
 def _md_escape(text):
     return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", str(text))
+
+
+class SanitizeOutputs(SanitizePreprocessor):
+    """Make the notebook inert before it becomes a page (:func:`autograder.sanitize.sanitize_notebook`).
+
+    Runs after nbgrader's ``GetGrades`` (which needs the cells' grade ids as they are). Also
+    HTML-escapes the notebook name nbgrader's feedback template prints unescaped.
+    """
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        info = resources.get("nbgrader")
+        if isinstance(info, dict) and isinstance(info.get("notebook"), str):
+            info["notebook"] = html.escape(info["notebook"])
+        return nb, resources
+
+
+class SafeFeedbackExporter(HTMLExporter):
+    """nbgrader's feedback page, inert: CSP meta first in ``<head>``, markdown sanitized, no MathJax.
+
+    Configure it with :func:`configure_feedback_exporter` (template ``nnkit_feedback``, which
+    is nbgrader's ``feedback`` template with an empty ``mathjax()`` macro).
+    """
+
+    @pass_context
+    def markdown2html(self, context, source):
+        """Markdown cells, ``text/markdown`` outputs and grader comments: rendered, then sanitized."""
+        cell = context.get("cell", {}) or {}
+        return markdown_to_html(source, attachments=cell.get("attachments", {}))
+
+    def from_notebook_node(self, nb, resources=None, **kw):
+        output, resources = super().from_notebook_node(nb, resources, **kw)
+        return with_csp(output), resources
+
+
+def configure_feedback_exporter(cfg):
+    """Make nbgrader's ``GenerateFeedback`` in traitlets config ``cfg`` write :class:`SafeFeedbackExporter` pages."""
+    import nbgrader
+
+    nbgrader_templates = os.path.join(os.path.dirname(nbgrader.__file__), "server_extensions", "formgrader",
+                                      "templates")
+    cfg.GenerateFeedback.exporter_class = SafeFeedbackExporter
+    cfg.SafeFeedbackExporter.template_name = FEEDBACK_TEMPLATE
+    cfg.SafeFeedbackExporter.extra_template_basedirs = [str(TEMPLATES), nbgrader_templates]
+    return cfg

@@ -17,6 +17,12 @@ LMS "download all submissions" formats (as documented by their users and tools):
 * A plain folder: ``<student>/<file>.ipynb`` (or nbgrader's
   ``<student>/<assignment>/<file>.ipynb``).
 
+In every format the LMS writes the owner *first* and the student's own file
+name after it, so the student controls the end of the name. A name is read by
+the LMS prefix that ends earliest (:func:`parse_owner_name`): an original
+file name such as ``HW_victim_attempt_<time>_01.ipynb`` inside
+``impostor_1_2_HW_victim_attempt_...`` can never name another owner.
+
 Notebook names: students rename files (``Copy of 01_layers.ipynb``,
 ``01_layers (1).ipynb``, ``01_layers-2.ipynb``, ``01-Layers.ipynb``);
 :func:`assign_notebooks` maps files to the expected notebook names by name,
@@ -31,11 +37,12 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Every prefix is matched lazily (its leftmost occurrence): the LMS's prefix comes first in the name.
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?:_(?P<late>late))?_(?P<uid>\d+)_(?P<sid>\d+)_(?P<file>.+)$", re.I)
 MOODLE_DIR = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_?$")
 MOODLE_FILE = re.compile(r"^(?P<name>.+?)_(?P<pid>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.+)$")
 BLACKBOARD = re.compile(
-    r"^(?P<assignment>.*)_(?P<user>[^_]+)_attempt_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
+    r"^(?P<assignment>.*?)_(?P<user>[^_]+)_attempt_(?P<ts>\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2})"
     r"(?:_(?P<file>.+)|\.txt)?$")
 
 
@@ -63,31 +70,77 @@ def norm_alias(text):
     return re.sub(r"[^a-z0-9]", "", str(text).lower())
 
 
+def _prefix_end(m):
+    """Where the LMS-written part of a matched name ends (the student's own file name starts)."""
+    return m.start("file") if m["file"] is not None else len(m.string)
+
+
+def _blackboard(m):
+    ts = _dt.datetime.strptime(m["ts"], "%Y-%m-%d-%H-%M-%S")
+    user = m["user"]
+    return Owner("blackboard", slug(user), {user}, f"Blackboard user {user}", time=ts), (m["file"] or "")
+
+
+def _moodle(m):
+    full = m["name"]
+    original = m["file"] if "file" in m.re.groupindex else ""
+    return Owner("moodle", slug(full), {m["pid"], full}, f"Moodle participant {full} ({m['pid']})"), original
+
+
+def _canvas(m):
+    return (Owner("canvas", slug(m["name"]), {m["uid"], m["name"]}, f"Canvas user {m['name']} ({m['uid']})",
+                  late_flag=bool(m["late"]), order=int(m["sid"])), m["file"])
+
+
+_FILE_FORMATS = ((BLACKBOARD, _blackboard), (MOODLE_FILE, _moodle), (CANVAS, _canvas))
+
+
 def parse_owner_name(name):
-    """``(Owner, original file name)`` from one LMS file name, or ``(None, name)``."""
-    m = BLACKBOARD.match(name)
-    if m:
-        ts = _dt.datetime.strptime(m["ts"], "%Y-%m-%d-%H-%M-%S")
-        user = m["user"]
-        return Owner("blackboard", slug(user), {user}, f"Blackboard user {user}", time=ts), (m["file"] or "")
-    m = MOODLE_FILE.match(name)
-    if m:
-        full = m["name"]
-        return Owner("moodle", slug(full), {m["pid"], full}, f"Moodle participant {full} ({m['pid']})"), m["file"]
-    m = CANVAS.match(name)
-    if m:
-        return (Owner("canvas", slug(m["name"]), {m["uid"], m["name"]}, f"Canvas user {m['name']} ({m['uid']})",
-                      late_flag=bool(m["late"]), order=int(m["sid"])), m["file"])
-    return None, name
+    """``(Owner, original file name)`` from one LMS file name, or ``(None, name)``.
+
+    When several formats match, the one whose LMS prefix ends first wins: the
+    rest of the name is the student's own file name and never decides the owner.
+    """
+    found = [(m, build) for rx, build in _FILE_FORMATS for m in [rx.match(name)] if m]
+    if not found:
+        return None, name
+    m, build = min(found, key=lambda f: _prefix_end(f[0]))  # min keeps the first on ties
+    return build(m)
 
 
 def parse_owner_dir(name):
     """``Owner`` for a per-student folder name (Moodle's, or a plain student id)."""
     m = MOODLE_DIR.match(name)
     if m:
-        full = m["name"]
-        return Owner("moodle", slug(full), {m["pid"], full}, f"Moodle participant {full} ({m['pid']})")
+        return _moodle(m)[0]
     return Owner("folder", slug(name), {name}, f"folder {name}")
+
+
+def claimed_owner(name):
+    """The owner an LMS-style file or folder name *claims*, or None for a name no LMS writes.
+
+    Used for names inside a student's own upload: such a claim is reported, never obeyed.
+    """
+    named, _ = parse_owner_name(name)
+    if named is not None:
+        return named
+    m = MOODLE_DIR.match(name)
+    return _moodle(m)[0] if m else None
+
+
+def same_person(a, b):
+    """True when two owners are evidently one student (compared as :func:`norm_alias`).
+
+    Their student ids match, or they share an alias and the ids are comparable:
+    same LMS, or one is a plain folder (named by any id). A Canvas user id and a
+    Moodle participant id that happen to be equal say nothing.
+    """
+    if norm_alias(a.student) == norm_alias(b.student):
+        return True
+    if a.lms != b.lms and "folder" not in (a.lms, b.lms):
+        return False
+    ids_a = {norm_alias(x) for x in a.aliases} - {""}
+    return bool(ids_a & ({norm_alias(x) for x in b.aliases} - {""}))
 
 
 # ---------------------------------------------------------------------------------------------

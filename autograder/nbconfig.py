@@ -9,18 +9,21 @@ CODE_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
 
 # Feedback without hidden-test source (nbgrader shows it by default): hidden tests are
 # cleared and test-cell tracebacks (which quote the failing test line) shrink to the
-# error message.
+# error message. Then every output and markdown cell is made inert (no student script
+# runs in the page: autograder.sanitize).
 FEEDBACK_PREPROCESSORS = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
     "autograder.feedback_filters.StripTestTracebacks",
+    "autograder.feedback_filters.SanitizeOutputs",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 
 # nbgrader's autograde step with its Execute replaced by the guarded one
 # (notebook time limit, dead kernels, output caps, kernels started through
 # autograder.kernel, test cells judged in the verifier) and its SaveAutoGrades
-# by one that scores test cells from the verifier's verdicts.
+# by one that scores test cells from the verifier's verdicts; last, every output is made
+# inert (autograder.sanitize) before the formgrader can show it.
 AUTOGRADE_PREPROCESSORS = [
     "autograder.execute.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -29,6 +32,7 @@ AUTOGRADE_PREPROCESSORS = [
     "autograder.verifier.scoring.TrustedSaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.sanitize.SanitizePreprocessor",  # the autograded copy the formgrader shows is inert too
 ]
 
 

@@ -158,6 +158,24 @@ def is_graded_cell(cell):
     return bool(m.get("grade") or m.get("task"))
 
 
+_MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$")
+
+
+def strip_markers(nb):
+    """A copy of master notebook ``nb`` with its solution and hidden-test marker lines removed: the
+    reference solution as a student would hand it in (the hidden tests stay; grading restores them)."""
+    out = nbformat.reads(nbformat.writes(nbformat.from_dict(nb)), as_version=4)
+    for cell in out.cells:
+        if cell.cell_type == "code":
+            cell.source = "\n".join(line for line in cell.source.split("\n") if not _MARKER.match(line))
+    return out
+
+
+def solution_notebook(course_root, assignment, notebook):
+    """The reference solution of ``<course_root>/source/<assignment>/<notebook>`` (markers stripped)."""
+    return strip_markers(nbformat.read(Path(course_root) / "source" / assignment / notebook, as_version=4))
+
+
 def normalized_source(src):
     return "\n".join(line.rstrip() for line in str(src).strip().splitlines())
 

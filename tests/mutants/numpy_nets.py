@@ -3,21 +3,16 @@
 Every ``wrong`` mutant is the reference solution of one notebook with one mistake made in
 one answer cell; ``must_fail`` names the test cells that must lose points because of it.
 Every ``correct`` mutant rewrites answer cells in a different but correct way and must
-keep full marks. Edits are derived from the reference with :func:`edit` (built on
-``autograder.mutation.replace_in_cell``'s check), so a changed reference makes the
-mutant fail loudly instead of rotting.
-
-:func:`batches` packs the mutants into fewer notebooks to grade (see its docstring):
-``tests/test_numpy_nets.py`` grades the batches and checks every mistake individually.
+keep full marks. Edits are textual replacements of the reference (``autograder.mutation.replace``),
+applied to the master of the course being graded, so a changed reference makes the mutant fail
+loudly instead of rotting. ``python -m autograder mutants numpy_nets`` grades them.
 """
 
 from __future__ import annotations
 
-import ast
-import functools
-import re
-
-from autograder import engine
+from autograder.mutation import correct as _correct
+from autograder.mutation import replace
+from autograder.mutation import wrong as _wrong
 
 A = "numpy_nets"
 NB1 = "01_activations_and_affine.ipynb"
@@ -27,45 +22,21 @@ NB4 = "04_dropout_and_normalization.ipynb"
 NB5 = "05_putting_it_together.ipynb"
 
 
-@functools.lru_cache(maxsize=None)
-def _reference(notebook):
-    """{grade_id: source} of the reference solution of a notebook (source/ with markers stripped)."""
-    nb = engine.solution_notebook(A, notebook)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in nb.cells if c.metadata.get("nbgrader")}
-
-
-def reference_cell_source(notebook, grade_id):
-    """Source of one cell of the reference solution (as ``autograder.mutation.reference_cell_source``)."""
-    return _reference(notebook)[grade_id]
-
-
 def edit(notebook, grade_id, *pairs):
-    """The reference source of an answer cell with textual edits ``(old, new), ...`` applied.
-
-    Each ``old`` must occur exactly once at the time it is applied (like
-    ``autograder.mutation.replace_in_cell``), so a changed reference breaks the mutant loudly.
-    """
-    src = reference_cell_source(notebook, grade_id)
-    for old, new in pairs:
-        n = src.count(old)
-        if n != 1:
-            raise ValueError(f"mutant edit for {notebook}:{grade_id}: {old!r} occurs {n} times, expected 1")
-        src = src.replace(old, new)
-    return src
+    """Textual edits ``(old, new), ...`` of one reference cell (each ``old`` must occur exactly once)."""
+    return [replace(old, new) for old, new in pairs]
 
 
 def wrong(name, notebook, grade_id, pairs, must_fail):
-    """One mistake: textual edits ``pairs`` of one answer cell; ``must_fail``: test cells that must lose points."""
-    return {"name": name, "kind": "wrong", "notebook": notebook, "cells": {grade_id: edit(notebook, grade_id, *pairs)},
-            "edits": {grade_id: list(pairs)}, "must_fail": list(must_fail)}
+    """One mistake: edits ``pairs`` of one answer cell; ``must_fail``: test cells that must lose points."""
+    return _wrong(name, notebook, {grade_id: edit(notebook, grade_id, *pairs)}, must_fail)
 
 
 def correct(name, notebook, cells):
-    """``cells``: {grade_id: new full source}."""
-    return {"name": name, "kind": "correct", "notebook": notebook, "cells": dict(cells)}
+    """``cells``: {grade_id: new full source, or edits}."""
+    return _correct(name, notebook, cells)
 
 
-# ---------------------------------------------------------------- 01: activations, affine, losses
 WRONG_01 = [
     wrong("sigmoid_backward_uses_x", NB1, "sigmoid",
           [("    cache = out\n", "    cache = x\n"), ("    out = cache\n    dx = dout * out * (1.0 - out)", "    x = cache\n    dx = dout * x * (1.0 - x)")],
@@ -480,8 +451,8 @@ WRONG_05 = [
 def _split(combined, groups):
     """One correct mutant per group of cells of ``combined`` ({name: [grade_id, ...]})."""
     (m,) = combined
-    assert sorted(g for gids in groups.values() for g in gids) == sorted(m["cells"]), m["name"]
-    return [correct(name, m["notebook"], {g: m["cells"][g] for g in gids}) for name, gids in groups.items()]
+    assert sorted(g for gids in groups.values() for g in gids) == sorted(m.cells), m.name
+    return [correct(name, m.notebook, {g: m.cells[g] for g in gids}) for name, gids in groups.items()]
 
 
 CORRECT_01 = _split(CORRECT_01, {
@@ -516,152 +487,3 @@ CORRECT_04 = _split(CORRECT_04, {
 })
 
 MUTANTS = WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05
-
-
-# ---------------------------------------------------------------- batching
-#
-# Grading a notebook costs seconds, so mistakes are graded several at a time: a batch is the
-# reference notebook with several mistakes made at once. That is sound only when no mistake
-# can make another one's test cells fail. The units of code are the top-level functions and
-# classes of the notebook's code cells; a test cell depends on the units whose names it uses,
-# directly or through other units. Two mistakes share a batch only when they change different
-# units and neither changes a unit that the other's ``must_fail`` cells depend on.
-
-_DEF = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _parse(src):
-    """AST of a cell, with IPython magics (``%pip``, ``!cmd``) dropped; None if it does not parse."""
-    src = "\n".join(l for l in src.split("\n") if not l.lstrip().startswith(("%", "!")))
-    try:
-        return src, ast.parse(src)
-    except SyntaxError:
-        return src, None
-
-
-def _used(tree):
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-
-
-def units(src):
-    """{name: source} of the top-level functions and classes of a cell."""
-    src, tree = _parse(src)
-    if tree is None:
-        return {}
-    return {n.name: ast.get_source_segment(src, n) for n in tree.body if isinstance(n, _DEF)}
-
-
-@functools.lru_cache(maxsize=None)
-def _dependencies(notebook):
-    nb = engine.solution_notebook(A, notebook)
-    definers, uses, tests = {}, {}, {}
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        gid = cell.metadata["nbgrader"]["grade_id"]
-        src, tree = _parse(cell.source)
-        if tree is None:
-            continue
-        for node in tree.body:
-            if isinstance(node, _DEF):
-                definers.setdefault(node.name, set()).add((gid, node.name))
-                uses[(gid, node.name)] = _used(node)
-        if cell.metadata["nbgrader"].get("grade"):
-            tests[gid] = _used(tree)
-    out = {}
-    for gid, names in tests.items():
-        seen, todo = set(), list(names)
-        while todo:
-            for unit in definers.get(todo.pop(), ()):
-                if unit not in seen:
-                    seen.add(unit)
-                    todo.extend(uses[unit])
-        out[gid] = frozenset(seen)
-    return out
-
-
-def dependencies(notebook):
-    """{grade_id of a test cell: set of (grade_id, unit name) it reaches through names}."""
-    return dict(_dependencies(notebook))
-
-
-def touched(mutant):
-    """The (grade_id, unit) pairs a mutant changes ((grade_id, "*") for code outside any unit)."""
-    out = set()
-    for gid, new in mutant["cells"].items():
-        old = reference_cell_source(mutant["notebook"], gid)
-        a, b = units(old), units(new)
-        changed = {(gid, name) for name in set(a) | set(b) if a.get(name) != b.get(name)}
-        outside = [l for l in old.split("\n") if not any(l in u for u in a.values())]
-        outside_new = [l for l in new.split("\n") if not any(l in u for u in b.values())]
-        out |= changed or {(gid, "*")}
-        if outside != outside_new:
-            out.add((gid, "*"))
-    return out
-
-
-def reach(mutant, deps):
-    """The units the ``must_fail`` cells of a mutant depend on."""
-    return set().union(*(deps[c] for c in mutant.get("must_fail", []))) if mutant.get("must_fail") else set()
-
-
-def _cells_of(notebook, members):
-    """Cell sources of a batch: every member's edits applied in turn (wrong) or its cells (correct)."""
-    cells, edits = {}, {}
-    for m in members:
-        if "edits" in m:
-            for gid, pairs in m["edits"].items():
-                edits.setdefault(gid, []).extend(pairs)
-        else:
-            cells.update(m["cells"])
-    for gid, pairs in edits.items():
-        cells[gid] = edit(notebook, gid, *pairs)
-    return cells
-
-
-def batches(mutants):
-    """Pack mutants of the same kind and notebook into combined mutants (see above).
-
-    Wrong mutants are combined when they change different units and none's ``must_fail``
-    cells depend on a unit another changes; a batch keeps the union of the ``must_fail``
-    lists, and ``parts`` names its members. Correct mutants of a notebook are combined when
-    they replace different cells: full marks for the batch then hold for each of them.
-    """
-    deps, out = {}, []
-    for m in mutants:
-        nb = m["notebook"]
-        if nb not in deps:
-            deps[nb] = dependencies(nb)
-        mine = touched(m)
-        for b in out:
-            if b["kind"] != m["kind"] or b["notebook"] != nb:
-                continue
-            if m["kind"] == "correct":
-                if set(b["cells"]) & set(m["cells"]):
-                    continue
-            else:
-                if b["_touched"] & mine or reach(m, deps[nb]) & b["_touched"]:
-                    continue
-                if any(reach(p, deps[nb]) & mine for p in b["_members"]):
-                    continue
-                if any("edits" not in p for p in b["_members"] + [m]) and set(b["cells"]) & set(m["cells"]):
-                    continue
-                try:
-                    cells = _cells_of(nb, b["_members"] + [m])
-                except ValueError:  # the edits overlap textually
-                    continue
-                b["cells"] = cells
-            if m["kind"] == "correct":
-                b["cells"].update(m["cells"])
-            b["must_fail"] = sorted(set(b["must_fail"]) | set(m.get("must_fail", [])))
-            b["parts"].append(m["name"])
-            b["_members"].append(m)
-            b["_touched"] |= mine
-            break
-        else:
-            out.append({"name": f"batch{len(out):02d}_{nb[:2]}_{m['kind']}", "kind": m["kind"], "notebook": nb,
-                        "cells": dict(m["cells"]), "must_fail": list(m.get("must_fail", [])),
-                        "parts": [m["name"]], "_members": [m], "_touched": set(mine)})
-    for b in out:
-        del b["_members"], b["_touched"]
-    return out

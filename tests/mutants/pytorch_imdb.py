@@ -8,25 +8,22 @@ takes minutes. A wrong mutant whose ``must_fail`` cells do not depend on the IMD
 therefore also replaces the heavy solution cells that nothing it checks needs (vectorising, training)
 by ``SKIPPED``, a one-line cell that raises: the rest of the notebook then fails in seconds, which
 changes nothing for the cells in ``must_fail`` (they run on the grader's own synthetic data). Correct
-alternatives always run in full. Mutants marked ``"slow": True`` run full IMDB training only to kill
-one extra bug; tests/test_pytorch_imdb_grading.py runs them when NNKIT_SLOW_MUTANTS=1. Independent
-mistakes of one notebook are graded in one run (:func:`batches`, end of this file).
+alternatives always run in full. Mutants marked ``slow=True`` run full IMDB training only to kill
+one extra bug; ``python -m autograder mutants pytorch_imdb --slow`` grades them too. Independent
+mistakes of one notebook are graded in one run (``autograder.mutation.batches``).
 """
 
-import symtable
-
-from autograder.mutation import replace_in_cell
+from autograder.mutation import SKIPPED, correct as _correct, replace, wrong as _wrong
 
 A = "pytorch_imdb"
 NB1 = "01_pytorch_basics.ipynb"
 NB2 = "02_imdb_count_vectors.ipynb"
 NB3 = "03_imdb_classifier.ipynb"
 
-SKIPPED = 'raise RuntimeError("skipped in this mutant: the tests it must fail do not need this cell")'
-
 
 def edit(notebook, grade_id, old, new, count=1):
-    return replace_in_cell(A, notebook, grade_id, old, new, count=count)
+    """A textual edit of one reference cell (``old`` must occur ``count`` times)."""
+    return replace(old, new, count)
 
 
 # Heavy cells skipped by fast wrong mutants.
@@ -38,14 +35,11 @@ SKIP_03_TRAINING = {"train_model": SKIPPED, "baseline": SKIPPED}
 def wrong(name, notebook, cells, must_fail, skip=None, slow=False):
     merged = dict(skip or {})
     merged.update(cells)
-    m = {"name": name, "kind": "wrong", "notebook": notebook, "cells": merged, "must_fail": must_fail}
-    if slow:
-        m["slow"] = True
-    return m
+    return _wrong(name, notebook, merged, must_fail, slow=slow)
 
 
 def correct(name, notebook, cells):
-    return {"name": name, "kind": "correct", "notebook": notebook, "cells": cells}
+    return _correct(name, notebook, cells)
 
 
 # ----------------------------------------------------------------------- 01 PyTorch basics
@@ -384,113 +378,3 @@ baseline_history = fit(baseline, X_train, y_train, train_idx, val_idx, lr=5e-3, 
 })
 
 MUTANTS = NB1_WRONG + [NB1_CORRECT] + NB2_WRONG + [NB2_CORRECT] + NB3_WRONG + [NB3_CORRECT]
-
-
-# ----------------------------------------------------------------------- batching
-#
-# A graded run per mistake costs a kernel start and the whole notebook. Mistakes of one notebook
-# are therefore graded together when that cannot change what any of them shows: the batch edits
-# every cell at most once, and the test cells a mistake must fail use (directly or through other
-# cells) no cell that another mistake of the batch edits. The dependencies come from the names
-# each cell of the reference solution binds and reads (Python's symtable). Correct alternatives and slow
-# mutants are graded alone.
-
-
-def _names(src):
-    """(module-level names a cell binds, module-level names it reads), by Python's own scoping
-    rules (``symtable``: names local to a function or comprehension do not count).
-    A cell with IPython magics yields two empty sets."""
-    try:
-        top = symtable.symtable(src, "cell", "exec")
-    except SyntaxError:
-        return set(), set()
-    bound = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
-    used = {s.get_name() for s in top.get_symbols() if s.is_referenced()}
-    todo = list(top.get_children())
-    while todo:
-        table = todo.pop()
-        todo.extend(table.get_children())
-        for sym in table.get_symbols():
-            if sym.is_global() and sym.is_referenced():
-                used.add(sym.get_name())
-            if sym.is_declared_global() and sym.is_assigned():
-                bound.add(sym.get_name())
-    return bound, used
-
-
-def dependencies(notebook):
-    """{grade_id of a test cell: set of grade_ids of the answer cells it depends on, transitively}."""
-    from autograder import engine
-
-    cells = [c for c in engine.solution_notebook(A, notebook).cells if c.cell_type == "code"]
-    gid = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") or c.get("id") for c in cells]
-    info = [_names(c.source) for c in cells]
-    direct = []
-    for i, (_, used) in enumerate(info):
-        # the latest earlier cell binding a name is the one a top-to-bottom run uses
-        deps = set()
-        for name in used - info[i][0]:  # a name the cell binds itself is its own
-            for j in range(i - 1, -1, -1):
-                if name in info[j][0]:
-                    deps.add(j)
-                    break
-        direct.append(deps)
-    closure = []
-    for i in range(len(cells)):
-        seen, todo = set(), list(direct[i])
-        while todo:
-            j = todo.pop()
-            if j not in seen:
-                seen.add(j)
-                todo.extend(direct[j])
-        closure.append(seen)
-    answers = {i for i, c in enumerate(cells) if c.get("metadata", {}).get("nbgrader", {}).get("solution")}
-    return {gid[i]: {gid[j] for j in closure[i] & answers} | ({gid[i]} if i in answers else set())
-            for i, c in enumerate(cells) if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
-
-
-def edited(mutant):
-    """The answer cells a mutant really changes (not the ones it skips)."""
-    return {g for g, src in mutant["cells"].items() if src != SKIPPED}
-
-
-def skipped(mutant):
-    return frozenset(g for g, src in mutant["cells"].items() if src == SKIPPED)
-
-
-def batches(mutants):
-    """The mutants to grade: wrong ones packed into batches (see above), the others alone.
-
-    A batch is a wrong mutant with the extra key ``parts`` (names of the mistakes in it);
-    mistake ``p`` of a batch is killed when its ``must_fail`` cells all lost points.
-    """
-    deps = {}
-    out, open_batches = [], []
-    for m in mutants:
-        if m["kind"] != "wrong" or m.get("slow"):
-            out.append(m)
-            continue
-        nb = m["notebook"]
-        if nb not in deps:
-            deps[nb] = dependencies(nb)
-        reach = set().union(*(deps[nb][t] for t in m["must_fail"]))
-        for b in open_batches:
-            if b["notebook"] != nb or b["_skip"] != skipped(m):
-                continue
-            if edited(m) & b["_edited"] or reach & b["_edited"] or edited(m) & b["_reach"]:
-                continue
-            b["cells"].update({g: m["cells"][g] for g in edited(m)})
-            b["must_fail"] = sorted(set(b["must_fail"]) | set(m["must_fail"]))
-            b["parts"].append(m["name"])
-            b["_edited"] |= edited(m)
-            b["_reach"] |= reach
-            break
-        else:
-            b = {"name": f"batch_{nb[:2]}_{sum(x['notebook'] == nb for x in open_batches) + 1}", "kind": "wrong",
-                 "notebook": nb, "cells": dict(m["cells"]), "must_fail": list(m["must_fail"]), "parts": [m["name"]],
-                 "_skip": skipped(m), "_edited": set(edited(m)), "_reach": set(reach)}
-            open_batches.append(b)
-    for b in open_batches:
-        for key in ("_skip", "_edited", "_reach"):
-            del b[key]
-    return open_batches + out

@@ -326,8 +326,8 @@ class GuardedExecute(Execute):
         verifier (:mod:`autograder.verifier`): the verdict alone decides its score."""
         gid = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell-{index}"
         original = cell.source
-        visible, hidden = vcells.split_source(original)
-        code = hidden if vcells.has_code(hidden) else visible
+        visible, _ = vcells.split_source(original)
+        code = vcells.verdict_code(original)
         if vcells.has_code(visible) and self._stop is None:
             cell.source = visible
             try:
@@ -364,8 +364,10 @@ class GuardedExecute(Execute):
         if verdict.ename == "KernelUnavailable" and not link.broken:
             link.broken = verdict.evalue
         if verdict.kind == "cell_timeout":
-            self._problem(CELL_TIMEOUT, f"{_label(cell, index)} timed out while it was judged")
-            self._session = None  # killed: the next test cell gets a fresh session
+            self._problem(CELL_TIMEOUT, f"{_label(cell, index)} hit the per-cell time limit ({self.timeout} s) "
+                                        "while it was judged")
+            if session.dead:
+                self._session = None  # killed: the next test cell gets a fresh session
         elif verdict.kind == GRADER_ERROR:
             self._problem(GRADER_ERROR, f"{_label(cell, index)}: {verdict.evalue}")
             self._session = None

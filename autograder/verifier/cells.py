@@ -6,8 +6,10 @@ optional hidden blocks between ``### BEGIN HIDDEN TESTS`` and
 
 * the **visible** code runs in the student's kernel, exactly as the student
   sees it in the release (its output is shown; it does not decide the score);
-* the **verdict** code runs in the verifier: the hidden blocks when the cell
-  has any, else the visible code. Its outcome is the cell's score.
+* the **verdict** code runs in the verifier: the whole cell, visible code and
+  hidden blocks (marker lines removed), as nbgrader would have run it. Its
+  outcome is the cell's score, and every name the cell defines for itself
+  (``_x = ...`` in the visible part) is a trusted value, never the kernel's.
 
 The verifier's namespace starts from :func:`prelude`: every ``import`` of the
 master notebook's instructor cells (setup cells, test cells; never solution
@@ -24,6 +26,7 @@ import textwrap
 
 BEGIN = "### BEGIN HIDDEN TESTS"
 END = "### END HIDDEN TESTS"
+_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS")
 _BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*(?:\n|$)", re.S | re.M)
 
 
@@ -50,9 +53,9 @@ def has_code(source):
 
 
 def verdict_code(source):
-    """The code whose outcome scores a test cell (see module doc)."""
-    visible, hidden = split_source(source)
-    return hidden if has_code(hidden) else visible
+    """The code whose outcome scores a test cell: its source without the hidden-test marker lines."""
+    return "\n".join(line for line in source.splitlines()
+                     if line.strip() not in (BEGIN, END) and not _MARKER.match(line))
 
 
 def _plain(source):

@@ -36,6 +36,9 @@ CONNECT_TIMEOUT = 20
 INTERRUPT_GRACE = 5
 
 
+_TIMEOUT_TEXT = "the test (or your code it called) did not finish within the time limit"
+
+
 class VerifierError(RuntimeError):
     """The verifier process could not start or broke (a grader problem, never the student's)."""
 
@@ -307,7 +310,11 @@ class Session:
                         if self.record is not None:
                             for chunk in frame.buffers:
                                 self.record.write(chunk)
-                        return Verdict.from_message({"id": frame.id, **frame.data()})
+                        verdict = Verdict.from_message({"id": frame.id, **frame.data()})
+                        if interrupted_at is not None:  # whatever it says, the cell ran past its limit
+                            verdict = Verdict(grade_id, False, ename="TimeoutError", evalue=_TIMEOUT_TEXT,
+                                              kind="cell_timeout", seconds=verdict.seconds)
+                        return verdict
                     continue
                 now = time.monotonic()
                 limit = deadline if interrupted_at is None else interrupted_at + INTERRUPT_GRACE
@@ -321,9 +328,7 @@ class Session:
                         continue
                     self._kill()
                     self.dead = f"test cell {grade_id} ran past its time limit"
-                    return Verdict(grade_id, False, ename="TimeoutError",
-                                   evalue="the test (or your code it called) did not finish within the time limit",
-                                   kind="cell_timeout")
+                    return Verdict(grade_id, False, ename="TimeoutError", evalue=_TIMEOUT_TEXT, kind="cell_timeout")
                 ready, _, _ = select.select([self.chan], [], [], limit - now)
                 if ready:
                     self.chan.fill()

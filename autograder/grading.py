@@ -167,7 +167,15 @@ def manual_grade_ids(releases):
     return out
 
 
+def _graded_files_only(folder, names):
+    """``shutil.copytree`` ignore function: keep only the graded notebooks and nbgrader's timestamp."""
+    return [n for n in names if not (n.endswith(".ipynb") or n == "timestamp.txt")
+            or not os.path.isfile(os.path.join(folder, n))]
+
+
 def _replace_tree(src, dst):
+    """Replace folder ``dst`` with the graded notebooks (and timestamp) of ``src``: whatever else a
+    kernel wrote next to them is not kept."""
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.new-{os.getpid()}")
@@ -175,7 +183,7 @@ def _replace_tree(src, dst):
     for p in (tmp, old):
         if p.exists():
             shutil.rmtree(p)
-    shutil.copytree(src, tmp)
+    shutil.copytree(src, tmp, ignore=_graded_files_only)
     if dst.exists():
         os.replace(dst, old)
     os.replace(tmp, dst)

@@ -128,7 +128,9 @@ class SandboxPolicy:
     inside the sandbox. Limits: ``cpu_seconds`` (RLIMIT_CPU, per process),
     ``memory_mb`` (RLIMIT_AS, per process), ``max_processes`` (processes +
     threads), ``max_file_mb`` (RLIMIT_FSIZE, any one file), ``tmp_mb``
-    (size of /tmp), ``max_output_mb`` (output messages nbgrader accepts from
+    (size of /tmp), ``workdir_mb`` (size of everything the kernel writes in
+    its workdir: the workdir is a tmpfs of that size holding the files that
+    were there, so what the kernel writes vanishes with it), ``max_output_mb`` (output messages nbgrader accepts from
     the kernel). ``None`` leaves a limit unset. ``bwrap``: path of the
     bubblewrap executable (default: ``$NNKIT_BWRAP`` or ``bwrap`` on PATH;
     ``"none"`` disables the sandbox, which then warns).
@@ -145,6 +147,7 @@ class SandboxPolicy:
     max_processes: Optional[int] = 256
     max_file_mb: Optional[int] = 1024
     tmp_mb: Optional[int] = 1024
+    workdir_mb: Optional[int] = 512
     max_output_mb: Optional[int] = 64
     allow_network: bool = False
     env: dict = field(default_factory=dict)
@@ -442,7 +445,15 @@ def sandbox_argv(policy: SandboxPolicy, argv: list, state_dir: Optional[str] = N
     ro_set = sorted(set(ro_real))
     ro_final = [b for b in ro_set if not any(b != o and _inside(b, o) for o in ro_set)]
     ops = [(b, ["--ro-bind", b, b]) for b in ro_final]
-    ops.append((workdir, ["--bind", workdir, workdir]))
+    if policy.workdir_mb:
+        # A private, size-limited workdir: a tmpfs with the files that are already there bound in.
+        ops.append((workdir, ["--perms", "0777", "--size", str(int(policy.workdir_mb) * 1024 * 1024),
+                              "--tmpfs", workdir]))
+        for entry in sorted(os.listdir(workdir)):
+            path = os.path.join(workdir, entry)
+            ops.append((path, ["--bind", path, path]))
+    else:
+        ops.append((workdir, ["--bind", workdir, workdir]))
     ops += [(inside, ["--bind", os.path.realpath(host), inside]) for host, inside in extra_binds]
     bound = [inside for inside, _ in ops]
     # A symlinked path (e.g. /etc/localtime) becomes a symlink to its bound target.

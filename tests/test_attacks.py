@@ -278,6 +278,10 @@ ATTACKS = {**REVIEWED_ROUTES, **OWN_ROUTES}
 HONEST_SCORE = 7  # everything but relu's point
 
 
+def solution_relu(nb):
+    return next(c.source for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "relu")
+
+
 def _nnkit_digest():
     h = hashlib.sha256()
     for p in sorted(NNKIT_DIR.rglob("*.py")):
@@ -313,6 +317,17 @@ def graded(tmp_path_factory):
         put(course, student, {NB1: edit(s1, "relu", src), NB2: s2})
     put(course, "honest_dynamic", {NB1: edit(edit(s1, "relu", DYNAMIC_HONEST_RELU), "softmax", DYNAMIC_HONEST_SOFTMAX),
                                    NB2: s2})
+    filler = ("import os\nos.makedirs('junk/deeper', exist_ok=True)\n"
+              "for i in range(4):\n"
+              "    with open(f'junk/deeper/blob{i}.bin', 'wb') as f:\n"
+              "        f.write(os.urandom(1 << 20) * 25)\n"
+              "try:\n"
+              "    with open('fill.bin', 'wb') as f:\n"
+              "        for _ in range(1024):\n"
+              "            f.write(b'0' * (1 << 20))\n"
+              "except (OSError, MemoryError) as e:\n"
+              "    print('stopped:', type(e).__name__)\n")
+    put(course, "disk_filler", {NB1: edit(s1, "relu", filler + solution_relu(s1)), NB2: s2})
     leaky = edit(edit(s1, "relu", LEAKER), "softmax", "pass")
     put(course, "leaker", {NB1: leaky, NB2: s2})
     for kind in METADATA_ROUTES:
@@ -434,6 +449,16 @@ def test_killing_the_kernel_costs_only_the_cells_it_stops(graded, student):
 def test_a_hang_is_named_in_the_reason(graded):
     assert "time limit" in graded["rows"]["hang_on_hidden_input"]["reason"] or \
         "timed out" in graded["rows"]["hang_on_hidden_input"]["reason"], graded["rows"]["hang_on_hidden_input"]
+
+
+def test_only_the_graded_notebooks_stay_after_grading(graded):
+    """A kernel that filled its folder (100 MB in a subfolder, then a 1 GB file past the workdir's size
+    limit) is graded as usual, and nothing but the notebooks is kept in autograded/."""
+    assert float(graded["rows"]["disk_filler"]["score"]) == 8, graded["rows"]["disk_filler"]
+    for student in ("disk_filler", "honest", "fake_module"):
+        kept = sorted(p.relative_to(graded["course"] / "autograded" / student / A).as_posix()
+                      for p in (graded["course"] / "autograded" / student / A).rglob("*"))
+        assert set(kept) <= {NB1, NB2, "timestamp.txt"} and NB1 in kept, (student, kept)
 
 
 def test_library_files_are_untouched(graded):

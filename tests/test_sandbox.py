@@ -131,7 +131,7 @@ def test_policy_json_round_trip_and_deny_check(course, tmp_path):
                         state_dir=str(tmp_path))
     assert "--unshare-net" in argv and "--die-with-parent" in argv and "--clearenv" in argv
     w = str(work.resolve())
-    assert any(argv[i:i + 3] == ["--bind", w, w] for i in range(len(argv)))
+    assert any(argv[i:i + 2] == ["--tmpfs", w] for i in range(len(argv))), "the workdir is a private tmpfs"
     assert any(argv[i:i + 3] == ["--ro-bind", str(data), str(data)] for i in range(len(argv)))
 
 
@@ -258,12 +258,13 @@ def test_kernel_computes_but_is_confined(course, tmp_path, monkeypatch):
     for key in ("into_nnkit", "into_venv", "into_data", "into_notebook"):
         assert r[key] != "WROTE", key
     assert r["into_workdir"] == "WROTE" and r["into_tmp"] == "WROTE"
-    assert not (NNKIT_DIR / "pwned.py").exists() and (work / "result.txt").read_text() == "x"
+    # the workdir is a private tmpfs: what the kernel wrote there is gone with it
+    assert not (NNKIT_DIR / "pwned.py").exists() and not (work / "result.txt").exists()
     # links and fifos the kernel planted (for root processes that later copy the folder) are removed
     assert not os.path.lexists(work / "planted_link") and not os.path.lexists(work / "planted_fifo")
     assert data.read_text() == "1 2 3 4\n"
     # after the kernel: files belong to the workdir's owner again, nothing of the kernel's uid is left
-    assert (work / "result.txt").stat().st_uid == work.stat().st_uid == os.getuid()
+    assert work.stat().st_uid == os.getuid()
     assert _processes_of(r["uid"]) == []
     assert not list(Path(tempfile.gettempdir()).glob("nnkit-kernel-*/kernel-sandbox"))
     print(f"confined kernel: {elapsed:.1f} s")
@@ -324,7 +325,7 @@ def test_limits_memory_files_processes_output_cpu(course):
     assert "alive after interrupt" in "".join(o.get("text", "") for o in nb.cells[4].outputs)
     assert r["alloc"] == "MemoryError" and r["small_alloc"] == 1e7
     assert r["big_file"].startswith("OSError") and r["big_file"].endswith(str(27)), r["big_file"]  # EFBIG
-    assert (work / "big.bin").stat().st_size <= 1024 * 1024
+    assert not (work / "big.bin").exists()  # (and the private workdir is gone)
     assert r["fork_error"] is not None and 0 < r["started"] < 50, r
     # output past max_output_mb was dropped on the grader's side, with a notice
     flood = "".join(o.get("text", "") for o in nb.cells[5].outputs)
@@ -439,7 +440,7 @@ def test_sandbox_argv_as_unprivileged_user(tmp_path, monkeypatch):
         monkeypatch.setattr(sandbox, "_privileged", lambda: False)
         monkeypatch.setattr(os, "getuid", lambda: 65534)
         monkeypatch.setattr(os, "getgid", lambda: 65534)
-        pol = SandboxPolicy(workdir=str(work), python=False, deny=[str(secret)], max_processes=None)
+        pol = SandboxPolicy(workdir=str(work), python=False, deny=[str(secret)], max_processes=None, workdir_mb=None)
         state = base / "state"
         state.mkdir()
         argv = sandbox_argv(pol, ["/bin/sh", "-c",
@@ -532,3 +533,36 @@ def test_nbgrader_autograde_runs_in_the_sandbox(tmp_path):
     assert all(p.stat().st_uid == os.getuid() for p in (course / "autograded" / "alice").rglob("*"))
     assert set(Path(tempfile.gettempdir()).glob("nnkit-kernel-*")) <= before
     print(f"nbgrader autograde (sandboxed): {elapsed:.1f} s")
+
+
+@needs_bwrap
+def test_workdir_is_size_limited_and_keeps_nothing_the_kernel_wrote(tmp_path):
+    """The kernel's workdir: the files already there are readable and writable, new files count
+    against ``workdir_mb`` (writing past it fails) and vanish with the sandbox."""
+    if not Path("/bin/sh").exists() or not shutil.which("dd"):
+        pytest.skip("no /bin/sh or dd")
+    base = Path(tempfile.mkdtemp(prefix="nnkit-disk-"))
+    try:
+        base.chmod(0o755)
+        work = base / "work"
+        work.mkdir(mode=0o777)
+        work.chmod(0o777)
+        (work / "given.txt").write_text("given\n")
+        (work / "given.txt").chmod(0o666)
+        state = base / "state"
+        state.mkdir()
+        pol = SandboxPolicy(workdir=str(work), python=False, max_processes=None, workdir_mb=8, max_file_mb=None)
+        argv = sandbox_argv(pol, ["/bin/sh", "-c",
+                                  "cat given.txt; echo more >> given.txt; "
+                                  "dd if=/dev/zero of=big bs=1M count=4 2>/dev/null && echo SMALL-OK; "
+                                  "dd if=/dev/zero of=big2 bs=1M count=16 2>/dev/null || echo FULL; "
+                                  "rm -f big2; mkdir sub && echo x > sub/f && echo SUB-OK"],
+                            state_dir=str(state))
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        lines = proc.stdout.split()
+        assert lines[0] == "given" and "SMALL-OK" in lines and "FULL" in lines and "SUB-OK" in lines, proc.stdout
+        assert sorted(p.name for p in work.iterdir()) == ["given.txt"], "files the kernel wrote stayed on disk"
+        assert (work / "given.txt").read_text() == "given\nmore\n"
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

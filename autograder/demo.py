@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import IGNORED, Course, CourseError
-from autograder.engine import solution_notebook
+from autograder.notebooks import solution_notebook
 from autograder.notebooks import is_answer_cell
 
 STUDENTS = ("solution", "blank-release", "typical-mistakes")
@@ -49,39 +49,30 @@ class DemoResult:
 
 def _first_wrong_mutants(course_root, a):
     """``{notebook: mutant}``: the first 'wrong' mutant per notebook from tests/mutants/<a>.py, if any."""
-    path = Path(course_root) / "tests" / "mutants" / f"{a}.py"
-    if not path.is_file():
-        return {}
-    try:
-        from autograder.mutation import load_mutants
+    from autograder.mutation import load_mutants, mutant_file
 
-        out = {}
-        for m in load_mutants(path):
-            if m.get("kind") == "wrong":
-                out.setdefault(m["notebook"], m)
-        return out
-    except Exception:  # a broken mutant file must not break the demo: fall back to unanswered cells
+    path = mutant_file(course_root, a)
+    if path is None:
         return {}
+    out = {}
+    for m in load_mutants(path):
+        if m.kind == "wrong":
+            out.setdefault(m.notebook, m)
+    return out
 
 
 def typical_mistakes(course_root, a, notebooks, releases):
     """``{file name: notebook}`` of the typical-mistakes student (see module doc)."""
+    from autograder.mutation import mutant_notebook
+
     mutants = _first_wrong_mutants(course_root, a)
     files = {}
     for i, name in enumerate(notebooks):
-        nb = solution_notebook(a, name, course_root)
-        applied = False
         m = mutants.get(name)
-        if m:
-            try:
-                cells = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
-                if all(gid in cells for gid in m["cells"]):
-                    for gid, src in m["cells"].items():
-                        cells[gid].source = src
-                    applied = True
-            except Exception:
-                applied = False
-        if not applied:
+        if m is not None:
+            nb = mutant_notebook(course_root, a, [m])
+        else:  # no mutant file: the last answer cell left unanswered
+            nb = solution_notebook(course_root, a, name)
             rel = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c for c in releases[name].cells}
             answers = [c for c in nb.cells if is_answer_cell(c) and c.cell_type == "code"]
             if answers:
@@ -137,7 +128,7 @@ def run_demo(course_root=None, assignments=None, out=None, workers=2, progress=N
         echo("  " + release_assignment(course, a).line())
         releases = {n: nbformat.read(course.release_dir(a) / n, as_version=4) for n in manifest.notebooks}
         subs = {
-            "solution": {n: solution_notebook(a, n, src.root) for n in manifest.notebooks},
+            "solution": {n: solution_notebook(src.root, a, n) for n in manifest.notebooks},
             "blank-release": {n: copy.deepcopy(releases[n]) for n in manifest.notebooks},
             "typical-mistakes": typical_mistakes(src.root, a, manifest.notebooks, releases),
         }

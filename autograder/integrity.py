@@ -337,7 +337,7 @@ def _without_hidden_tests(nb):
 def locked_edits(submission, master, release=None):
     """``locked_edit`` findings: locked cells whose submitted source matches neither
     the master (markers stripped) nor the release."""
-    from autograder.engine import strip_markers
+    from autograder.notebooks import strip_markers
 
     allowed = {}
     _locked_sources(strip_markers(master), allowed)

@@ -17,7 +17,6 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import IGNORED, Course, CourseError, close_logger, nbgrader_logger
-from autograder.engine import _normalized
 from autograder.nbconfig import ensure_alembic_on_path, make_config
 
 
@@ -60,6 +59,18 @@ def build_release(course, a):
         close_logger(log)
 
 
+def _normalized(nb):
+    """Notebook JSON text with volatile fields (cell ids, outputs, widget state) dropped, for comparing releases."""
+    nb = nbformat.from_dict(nb)
+    nb.metadata.pop("widgets", None)
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i}"
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return nbformat.writes(nb)
+
+
 def _same(rel, new, old):
     if rel.endswith(".ipynb"):
         try:
@@ -68,6 +79,16 @@ def _same(rel, new, old):
         except Exception:
             return False
     return new == old
+
+
+def stale_release_files(course, a):
+    """Paths under ``release/<a>`` that differ from a fresh generation from ``source/<a>`` ([] when fresh)."""
+    course = course if isinstance(course, Course) else Course(course)
+    fresh = build_release(course, a)
+    dest = course.release_dir(a)
+    have = {p.relative_to(dest).as_posix(): p.read_bytes() for p in dest.rglob("*") if p.is_file()} if dest.exists() else {}
+    return sorted(rel for rel in set(fresh) | set(have)
+                  if rel not in fresh or rel not in have or not _same(rel, fresh[rel], have[rel]))
 
 
 def release_assignment(course, a):

@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.engine import solution_notebook  # noqa: E402
+from autograder.notebooks import solution_notebook  # noqa: E402
 from autograder.manifest import load_manifest  # noqa: E402
 
 
@@ -56,7 +56,7 @@ def make_course(src, a, dest, n):
         folder = dest / "submitted" / f"student{i:02d}" / a
         folder.mkdir(parents=True)
         for nb in manifest.notebooks:
-            nbformat.write(solution_notebook(a, nb, src), folder / nb)
+            nbformat.write(solution_notebook(src, a, nb), folder / nb)
     return manifest
 
 
@@ -71,7 +71,7 @@ def time_nbclient(src, a, manifest, n):
         for _ in range(n):
             t0 = time.perf_counter()
             for name in manifest.notebooks:
-                nb = solution_notebook(a, name, src)
+                nb = solution_notebook(src, a, name)
                 NotebookClient(nb, kernel_name="python3", timeout=manifest.limits.cell_timeout, allow_errors=True,
                                resources={"metadata": {"path": str(src / "source" / a)}}).execute()
             times.append(time.perf_counter() - t0)

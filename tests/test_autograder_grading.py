@@ -154,8 +154,8 @@ def test_master_changes_after_grading_need_force(tmp_path):
 
 
 def test_nbgrader_cli_path_uses_the_guarded_executor():
-    """engine.grade_in_temp_course (used by the mutation runner) runs plain nbgrader with the course config."""
-    from autograder.engine import grade_in_temp_course
+    """Plain ``nbgrader autograde`` with the course's nbgrader_config.py uses the guarded executor."""
+    from fixtures.nbgrader_cli import grade_in_temp_course
     from fixtures.autograder_support import FIXTURE_COURSE, edit
 
     res = grade_in_temp_course(A, {

@@ -482,7 +482,7 @@ def _master_notebook():
 @needs_bwrap
 @pytest.mark.slow
 def test_nbgrader_autograde_runs_in_the_sandbox(tmp_path):
-    from autograder.engine import generate_release, kernel_env, new_course, place_submission, read_scores, run_nbgrader
+    from fixtures.nbgrader_cli import generate_release, kernel_env, new_course, place_submission, read_scores, run_nbgrader
 
     src = tmp_path / "src"
     (src / "source" / "a1").mkdir(parents=True)

@@ -12,7 +12,14 @@ For N submissions (default 8) of the assignment's reference solution it measures
    the whole command: start-up, gradebook, repair, nbgrader, merging);
 3. the same with ``--workers 2``;
 
-in the order 1, 2, 3, 3, 2, 1 (half of the nbclient runs at each end), so that a
+With ``--compare-with DIR`` (a checkout of another version of this repository,
+e.g. ``git worktree add /tmp/base 8edba3c``, with its interpreter in
+``--compare-python``, default ``DIR/.venv/bin/python``) it instead grades the same
+submissions with both versions, ``--workers 2``, alternating (other, this, this,
+other, ...) ``--repeat`` times, and prints each version's seconds per submission
+(median and spread) side by side with the ratio (target: at most +20%).
+
+Otherwise it runs them in the order 1, 2, 3, 3, 2, 1 (half of the nbclient runs at each end), so that a
 change in machine load during the benchmark weighs on every side alike. It
 prints the speed-up of 3 over 2 (target: at least 1.6x on 2 cores), whether
 all runs gave identical grades (per test cell), and the pipeline's overhead
@@ -98,11 +105,11 @@ def machine_parallelism():
     return 2 * one / two
 
 
-def run_grade(course, a, workers):
-    cmd = [sys.executable, "-m", "autograder", "grade", a, "--workers", str(workers), "--no-progress",
+def run_grade(course, a, workers, python=None, repo=None):
+    cmd = [python or sys.executable, "-m", "autograder", "grade", a, "--workers", str(workers), "--no-progress",
            "--course", str(course)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(REPO))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(repo or REPO))
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -112,14 +119,52 @@ def run_grade(course, a, workers):
     return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1]
 
 
+def compare(src, a, n, other, other_python, repeat):
+    """Grade ``n`` solution submissions with this version and with the checkout ``other`` (each with its
+    own master notebooks when ``src`` is in this repository); print both."""
+    print(f"grading-speed comparison: assignment {a} from {src}, {n} submissions, --workers 2, {repeat} rounds; "
+          f"this version ({REPO}) vs {other} ({other_python}); load average {os.getloadavg()[0]:.2f}")
+    runs = {"this": [], "other": []}
+    scores = {"this": set(), "other": set()}
+    with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
+        order = []
+        for r in range(repeat):
+            order += ["other", "this"] if r % 2 == 0 else ["this", "other"]
+        for i, who in enumerate(order):
+            course = Path(tmp) / f"c{i}"
+            # each version grades its own master notebooks (hidden tests are written for its grader)
+            own_src = src if who == "this" or not src.is_relative_to(REPO) else other / src.relative_to(REPO)
+            make_course(own_src, a, course, n)
+            py, repo = (None, None) if who == "this" else (other_python, other)
+            wall, grades, per, line = run_grade(course, a, 2, python=py, repo=repo)
+            runs[who].append(wall / n)
+            scores[who].add(sum(sc for g in grades.values() for _, _, sc in g))
+            print(f"  {who:5s} round {len(runs[who])}: {wall / n:6.2f} s per submission  [{line}]")
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    for k in ("other", "this"):
+        v = runs[k]
+        print(f"{k:5s}: median {med[k]:.2f} s per submission (min {min(v):.2f}, max {max(v):.2f}, "
+              f"{len(v)} runs); total points {sorted(scores[k])}")
+    ratio = med["this"] / med["other"] - 1
+    print(f"this version vs the other: {100 * ratio:+.1f}% per submission (target <= +20%): "
+          f"{'PASS' if ratio <= 0.20 else 'FAIL'}; load average {os.getloadavg()[0]:.2f} at the end")
+    return 0 if ratio <= 0.20 else 1
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--compare-with", metavar="DIR", help="a checkout of another version to grade side by side")
+    ap.add_argument("--compare-python", metavar="PY", help="its interpreter (default DIR/.venv/bin/python)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds of the comparison (default 3)")
     ap.add_argument("--course", default=str(REPO / "tests" / "fixtures" / "course"),
                     help="course to take the assignment from (default: the test fixture course)")
     ap.add_argument("--assignment", default="bench")
     ap.add_argument("--submissions", type=int, default=8)
     args = ap.parse_args()
     src, a, n = Path(args.course).resolve(), args.assignment, args.submissions
+    if args.compare_with:
+        other = Path(args.compare_with).resolve()
+        return compare(src, a, n, other, args.compare_python or str(other / ".venv" / "bin" / "python"), args.repeat)
     print(f"grading-speed benchmark: assignment {a} from {src}, {n} submissions, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         tmp = Path(tmp)

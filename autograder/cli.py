@@ -148,6 +148,24 @@ def cmd_gradescope(args):
     return 0
 
 
+def cmd_check(args):
+    from autograder.checks import check_assignment
+    from autograder.manifest import list_assignments
+
+    course = _course(args)
+    names = args.assignment or list_assignments(course.root)
+    t0 = time.monotonic()
+    bad = 0
+    for a in names:
+        problems = check_assignment(course.root, a, release=not args.no_release)
+        for p in problems:
+            print(f"  {p}")
+        bad += len(problems)
+        print(f"check {a}: {'OK' if not problems else f'{len(problems)} problem(s)'}")
+    print(f"check: {len(names)} assignment(s), {bad} problem(s) in {time.monotonic() - t0:.1f} s")
+    return 1 if bad else 0
+
+
 def cmd_mutants(args):
     from autograder.manifest import list_assignments
     from autograder.mutation import mutant_file, run
@@ -271,6 +289,14 @@ def build_parser():
     p.add_argument("assignment")
     p.add_argument("--out", required=True, metavar="FILE.zip")
     p.set_defaults(func=cmd_gradescope)
+
+    p = sub.add_parser("check", parents=[common], help="static checks of an assignment (manifest, notebooks, release)",
+                       description="Check, without running any notebook, that the manifest agrees with the master "
+                                   "notebooks (notebooks, grade ids, points, thresholds), masters have no outputs, "
+                                   "release/ is fresh and the mutant file loads; each problem is named with its fix.")
+    p.add_argument("assignment", nargs="*")
+    p.add_argument("--no-release", action="store_true", help="skip the release freshness check (nbgrader)")
+    p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("mutants", parents=[common], help="validate the hidden tests: kill and acceptance rates",
                        description="Grade the wrong implementations and correct alternatives in "

@@ -37,13 +37,12 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.course import Course, CourseError
+from autograder.course import Course, CourseError, is_ignored
 from autograder.names import (Candidate, Owner, assign_notebooks, claimed_owner, norm_alias, parse_owner_dir,
                               parse_owner_name, same_person)
 from autograder.notebooks import UnreadableNotebook, parse_notebook
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
-_IGNORED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__", ".git"}
 
 
 @dataclass
@@ -236,7 +235,7 @@ def _unsafe_reason(name):
     return ""
 
 
-def _extract_zip(zpath, dest, shown_prefix="", unplaced=None):
+def extract_zip(zpath, dest, shown_prefix="", unplaced=None):
     """Extract ``zpath`` into ``dest`` keeping entry times as file times.
 
     Returns False when the zip cannot be read at all. Entries that cannot be
@@ -268,7 +267,7 @@ def _extract_zip(zpath, dest, shown_prefix="", unplaced=None):
                 continue
             name = _entry_name(info, encoding)
             parts = [p for p in name.split("/") if p not in ("", ".")]
-            if not parts or info.is_dir() or any(p in _IGNORED_DIRS for p in parts):
+            if not parts or info.is_dir() or any(is_ignored(p) for p in parts):
                 continue
             why = _unsafe_reason(name)
             if why:
@@ -309,7 +308,7 @@ def _mtime(path):
 
 
 def _is_junk(name):
-    return name in _IGNORED_DIRS or name.startswith("._") or name == ".DS_Store"
+    return is_ignored(name)
 
 
 def _walk(root, shown_prefix, scratch, out, unplaced, owner=None, claimed=None, upload_time=None, depth=0):
@@ -364,7 +363,7 @@ def _claim(named, owner):
 
 def _walk_zip(p, shown, scratch, out, unplaced, owner, claimed, upload_time, depth):
     dest = Path(tempfile.mkdtemp(dir=scratch))
-    if not _extract_zip(p, dest, shown + "!/", unplaced):
+    if not extract_zip(p, dest, shown + "!/", unplaced):
         unplaced.append({"file": shown, "reason": "a damaged zip file"})
         return
     _walk(dest, shown + "!/", scratch, out, unplaced, owner, claimed, upload_time, depth + 1)
@@ -423,7 +422,7 @@ def collect(course, assignment, source, roster=None, progress=None, timezone=Non
                 raise CourseError(f"{source} is a file but not a .zip: give a folder or an LMS download zip")
             dest = Path(scratch) / "input"
             dest.mkdir()
-            if not _extract_zip(source, dest, "", result.unplaced):
+            if not extract_zip(source, dest, "", result.unplaced):
                 raise CourseError(f"{source} is not a readable zip file")
             _walk(dest, "", scratch, entries, result.unplaced)
         else:

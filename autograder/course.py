@@ -32,7 +32,19 @@ from autograder.manifest import list_assignments, load_manifest
 from autograder.nbconfig import ensure_alembic_on_path, make_config
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "*.pyc", ".DS_Store")
+#: Names that are never course content or a submission: editor, OS and Python leftovers and archive
+#: metadata (the one list: copying a course, hashing it and collecting submissions all use it).
+IGNORED_NAMES = frozenset({".ipynb_checkpoints", "__pycache__", "__MACOSX", ".git", ".DS_Store"})
+
+
+def is_ignored(name):
+    """True for a file or folder name in :data:`IGNORED_NAMES`, an AppleDouble ``._*`` file or a ``.pyc``."""
+    return name in IGNORED_NAMES or name.startswith("._") or name.endswith(".pyc")
+
+
+def IGNORED(folder, names):  # noqa: N802 - a shutil.copytree ignore function, named like a constant
+    """``shutil.copytree(..., ignore=IGNORED)``: skip the :func:`is_ignored` names."""
+    return [n for n in names if is_ignored(n)]
 
 
 class CourseError(RuntimeError):
@@ -85,9 +97,8 @@ def tree_hash(*paths, extra=()):
         if not base.exists():
             h.update(b"<missing>")
             continue
-        files = [base] if base.is_file() else sorted(p for p in base.rglob("*") if p.is_file()
-                                                     and ".ipynb_checkpoints" not in p.parts
-                                                     and "__pycache__" not in p.parts)
+        files = [base] if base.is_file() else sorted(
+            p for p in base.rglob("*") if p.is_file() and not any(is_ignored(part) for part in p.relative_to(base).parts))
         for p in files:
             h.update(p.relative_to(base).as_posix().encode() if p != base else p.name.encode())
             h.update(b"\0")

@@ -1,4 +1,4 @@
-"""The kernel sandbox (autograder/sandbox.py): real kernels, real bubblewrap, real nbgrader.
+"""The kernel sandbox (autograder/sandbox/): real kernels, real bubblewrap, real nbgrader.
 
 Every check runs student-like code in a real sandboxed ipykernel and looks at
 what it could do. Tests that need bubblewrap skip (saying why) without it;
@@ -395,7 +395,7 @@ def test_kernelspec_runs_a_sandboxed_kernel(tmp_path, monkeypatch):
     work.mkdir()
     name = sandbox.install_sandbox_kernelspec(tmp_path / "jupyter", SandboxPolicy(deny=[str(REPO / "source")]))
     spec = json.loads((tmp_path / "jupyter" / "kernels" / name / "kernel.json").read_text())
-    assert spec["interrupt_mode"] == "message" and "autograder.sandbox_kernel" in spec["argv"]
+    assert spec["interrupt_mode"] == "message" and "autograder.sandbox.launcher" in spec["argv"]
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
 
     async def run():
@@ -437,7 +437,7 @@ def test_sandbox_argv_as_unprivileged_user(tmp_path, monkeypatch):
         secret = base / "secret.txt"
         secret.write_text("s3cret")
         secret.chmod(0o644)
-        monkeypatch.setattr(sandbox, "_privileged", lambda: False)
+        monkeypatch.setattr(sandbox.bwrap, "_privileged", lambda: False)
         monkeypatch.setattr(os, "getuid", lambda: 65534)
         monkeypatch.setattr(os, "getgid", lambda: 65534)
         pol = SandboxPolicy(workdir=str(work), python=False, deny=[str(secret)], max_processes=None, workdir_mb=None)

@@ -104,17 +104,18 @@ def _failure_results(message, seconds):
 
 def _copy_submission(src, dest):
     """Copy the submission folder, unpacking zips, flattening nothing (names are matched later)."""
-    from autograder.collect import _extract_zip
+    from autograder.collect import extract_zip
+    from autograder.course import is_ignored
 
     dest.mkdir(parents=True, exist_ok=True)
     if not src.is_dir():
         return
     for p in sorted(src.rglob("*")):
-        if not p.is_file() or "__MACOSX" in p.parts:
+        if not p.is_file() or any(is_ignored(part) for part in p.relative_to(src).parts):
             continue
         rel = p.relative_to(src)
         if p.suffix.lower() == ".zip":
-            _extract_zip(p, dest / rel.with_suffix(""))
+            extract_zip(p, dest / rel.with_suffix(""))
         else:
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(p, dest / rel)

@@ -33,6 +33,9 @@ from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 
+from nnkit.data.errors import (IMDBArchiveError, IMDBChecksumError, IMDBDataError,  # noqa: F401
+                                IMDBDownloadError, IMDBLayoutError, IMDBNotFoundError)
+
 SPLITS = ("train", "test")
 LABEL_NAMES = ("neg", "pos")  # label 0, label 1
 ARCHIVE_NAMES = ("aclImdb_v1.tar.gz", "aclImdb_labeled.tar.gz", "aclImdb_v1.tar")
@@ -45,30 +48,6 @@ _Review = Tuple[int, int, int, bytes]
 _MEMBER = re.compile(
     r"(?:^|/)aclImdb/(train|test)/(?:(pos|neg)/(\d+)_(\d+)\.txt|urls_(pos|neg)\.txt)$"
 )
-
-
-class IMDBDataError(RuntimeError):
-    """The IMDB data could not be found or read; the message says how to fix it."""
-
-
-class IMDBNotFoundError(IMDBDataError, FileNotFoundError):
-    """No IMDB data at any of the places looked at."""
-
-
-class IMDBArchiveError(IMDBDataError):
-    """The archive is empty, truncated, corrupt or not a tar file."""
-
-
-class IMDBLayoutError(IMDBDataError):
-    """The source holds no ``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``."""
-
-
-class IMDBChecksumError(IMDBDataError):
-    """A downloaded archive does not have the expected md5."""
-
-
-class IMDBDownloadError(IMDBDataError):
-    """The archive could not be downloaded (no network, server down, HTTP error)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,6 +1,6 @@
 """Kernel launcher: run a Jupyter kernel command inside the nnkit sandbox.
 
-    python -m autograder.sandbox_kernel (--policy FILE | --policy-json JSON) -- KERNEL_ARGV...
+    python -m autograder.sandbox.launcher (--policy FILE | --policy-json JSON) -- KERNEL_ARGV...
 
 ``KERNEL_ARGV`` is the kernel's usual command line with ``-f CONNECTION_FILE``
 (e.g. ``python -m ipykernel_launcher -f {connection_file}``). The launcher
@@ -23,6 +23,7 @@ stderr (nbgrader's log) and runs the kernel with the rlimits only.
 
 from __future__ import annotations
 
+
 import argparse
 import json
 import os
@@ -34,12 +35,19 @@ import sys
 import threading
 import time
 
-from autograder.sandbox import (INNER_RUNTIME, SandboxError, SandboxPolicy, _privileged, kernel_uid, probe,
-                                rlimit_preexec, runtime_dir_for, sandbox_argv, sandbox_env)
+from autograder.sandbox.policy import INNER_RUNTIME, SandboxError, SandboxPolicy
+from autograder.sandbox.bwrap import _privileged, kernel_uid, probe, sandbox_argv, sandbox_env
+from autograder.sandbox.limits import rlimit_preexec
+
 
 RPC_ENV = "NNKIT_RPC_SOCKET"
 INNER_RPC = "/run/nnkit-rpc"
 PORT_NAMES = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
+
+
+def runtime_dir_for(connection_file: str) -> str:
+    """The private runtime folder the launcher uses for a kernel (next to its connection file)."""
+    return os.path.splitext(os.path.realpath(connection_file))[0] + "-sandbox"
 
 
 def _say(msg: str) -> None:
@@ -146,7 +154,7 @@ def main(argv=None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     cut = argv.index("--")
-    ap = argparse.ArgumentParser(prog="python -m autograder.sandbox_kernel")
+    ap = argparse.ArgumentParser(prog="python -m autograder.sandbox.launcher")
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--policy", help="SandboxPolicy JSON file")
     g.add_argument("--policy-json", help="SandboxPolicy as JSON text")

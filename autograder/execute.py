@@ -44,19 +44,20 @@ from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer, Unicode
 
 from autograder.kernel import LimitedKernelManager
+from autograder.records import ProblemKind, problem
 from autograder.verifier import cells as vcells
 from autograder.verifier.host import KernelLink, Verdict, VerifierError, VerifierProcess
 
-# Problem kinds (stable strings: exports and tests read them).
-CELL_TIMEOUT = "cell_timeout"
-NOTEBOOK_TIMEOUT = "notebook_timeout"
-KERNEL_DIED = "kernel_died"
-UNRESPONSIVE = "kernel_unresponsive"
-KERNEL_START = "kernel_start_failed"
-OUTPUT_TRUNCATED = "output_truncated"
-MEMORY = "memory_limit"
-GRADER_ERROR = "grader_error"
-GRADER_CHANNEL = "grader_channel"
+# Problem kinds (autograder.records.ProblemKind: str values that exports and tests read).
+CELL_TIMEOUT = ProblemKind.CELL_TIMEOUT
+NOTEBOOK_TIMEOUT = ProblemKind.NOTEBOOK_TIMEOUT
+KERNEL_DIED = ProblemKind.KERNEL_DIED
+UNRESPONSIVE = ProblemKind.KERNEL_UNRESPONSIVE
+KERNEL_START = ProblemKind.KERNEL_START_FAILED
+OUTPUT_TRUNCATED = ProblemKind.OUTPUT_TRUNCATED
+MEMORY = ProblemKind.MEMORY_LIMIT
+GRADER_ERROR = ProblemKind.GRADER_ERROR
+GRADER_CHANNEL = ProblemKind.GRADER_CHANNEL
 
 #: Seconds the kernel's agent gets to connect when a test cell's verification starts.
 CONNECT_TIMEOUT = 20
@@ -161,7 +162,7 @@ class GuardedExecute(Execute):
         self._record = None
 
     def _problem(self, kind, message):
-        self._problems.append({"kind": kind, "message": message})
+        self._problems.append(problem(kind, message))
 
     def _halt(self, kind, message):
         if self._stop is None:

@@ -37,6 +37,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, CourseError, IGNORED, tree_hash
+from autograder.records import CellResult, GradingEntry, Problem, ProblemKind, problem
 from autograder.data_prep import prepare_data
 from autograder.kernel import kernel_environment, resolve_device, threads_per_kernel
 from autograder.names import Candidate, assign_notebooks
@@ -56,7 +57,7 @@ class Prepared:
     digest: str
     seed: int = 0                                   # secret for the hidden tests' random inputs
     notes: list = field(default_factory=list)       # what was repaired or mapped
-    problems: list = field(default_factory=list)    # {"kind", "message", "notebook"}
+    problems: list = field(default_factory=list)    # records.problem() dicts
     notebooks: list = field(default_factory=list)   # expected names that will be graded
 
 
@@ -108,14 +109,14 @@ def prepare_submission(course, a, student, manifest, releases, stage_root, maste
     for name in manifest.notebooks:
         chosen = assigned.get(name)
         if not chosen:
-            prep.problems.append({"kind": "missing_notebook", "notebook": name, "message": f"{name} was not handed in"})
+            prep.problems.append(problem(ProblemKind.MISSING_NOTEBOOK, f"{name} was not handed in", name))
             continue
         chosen = sorted(chosen, key=lambda c: c.key.stat().st_mtime)
         if len(chosen) > 1:
             prep.notes.append(f"{len(chosen)} files for {name}: graded the newest ('{chosen[-1].filename}')")
         c = chosen[-1]
         if c.notebook is None:
-            prep.problems.append({"kind": "unreadable", "notebook": name, "message": f"{name} is {c.error}"})
+            prep.problems.append(problem(ProblemKind.UNREADABLE, f"{name} is {c.error}", name))
             continue
         release = releases.get(name)
         nb = c.notebook
@@ -124,7 +125,7 @@ def prepare_submission(course, a, student, manifest, releases, stage_root, maste
             from autograder.integrity import locked_edits
 
             for f in locked_edits(nb, nbformat.read(master, as_version=4), release):
-                prep.problems.append({"kind": "locked_edit", "notebook": name, "message": str(f)})
+                prep.problems.append(problem(ProblemKind.LOCKED_EDIT, str(f), name))
         if release is not None:
             fixed = repair(nb, release)
             nb = fixed.notebook
@@ -238,10 +239,12 @@ def merge_result(course, a, student, result, manual_ids, zero=False):
 
 
 def build_entry(prep, result, manual_ids, seconds_late, status):
-    cells, problems = [], list(prep.problems) + list(result.get("problems", []))
+    """The :class:`~autograder.records.GradingEntry` of one graded (or failed) submission, as a dict."""
+    problems = [Problem.from_dict(p) for p in list(prep.problems) + list(result.get("problems", []))]
     if result.get("error"):
-        problems.append({"kind": "nbgrader_error", "notebook": "", "message": result["error"]})
+        problems.append(Problem(ProblemKind.NBGRADER_ERROR, result["error"]))
     graded_stems = {Path(n).stem for n in prep.notebooks}
+    cells = []
     for nb in result.get("notebooks", []):
         msgs = nb.get("messages", {})
         ran = status == "graded" and nb["name"] in graded_stems
@@ -255,23 +258,10 @@ def build_entry(prep, result, manual_ids, seconds_late, status):
             else:
                 score = 0.0
                 message = "notebook not graded" if status == "graded" else "submission not graded"
-            cells.append({"notebook": nb["name"] + ".ipynb", "grade_id": g["name"], "score": score,
-                          "max_score": g["max_score"], "manual": manual, "message": message})
-    auto_cells = [c for c in cells if not c["manual"]]
-    return {
-        "hash": prep.digest,
-        "status": status,
-        "graded_at": _dt.datetime.now().isoformat(timespec="seconds"),
-        "seconds": result.get("seconds"),
-        "notes": list(prep.notes),
-        "problems": problems,
-        "cells": cells,
-        "score": round(sum((c["score"] or 0.0) for c in cells), 6),
-        "max_score": round(sum(c["max_score"] for c in cells), 6),
-        "auto_max": round(sum(c["max_score"] for c in auto_cells), 6),
-        "manual_pending": round(sum(c["max_score"] for c in cells if c["manual"] and c["score"] is None), 6),
-        "seconds_late": seconds_late,
-    }
+            cells.append(CellResult(nb["name"] + ".ipynb", g["name"], score, g["max_score"], manual, message))
+    return GradingEntry(hash=prep.digest, status=status, graded_at=_dt.datetime.now().isoformat(timespec="seconds"),
+                        seconds=result.get("seconds"), notes=list(prep.notes), problems=problems, cells=cells,
+                        seconds_late=seconds_late).to_dict()
 
 
 def zero_result(course, a, student):
@@ -491,7 +481,7 @@ class WorkerPool:
                     if start_failures >= 3:
                         raise CourseError(f"grading workers fail to start ({dead}); see {self.log_dir}")
                 if prep is not None:
-                    kind = "worker_timeout" if dead.startswith("did not") else "worker_crashed"
+                    kind = ProblemKind.WORKER_TIMEOUT if dead.startswith("did not") else ProblemKind.WORKER_CRASHED
                     on_failure(prep, kind, f"the grading process {dead} while grading this submission; scored 0")
                 if pending:
                     active.append(spawn(w.index))
@@ -534,7 +524,7 @@ def student_seed(run_seed, student):
     return int.from_bytes(digest[:8], "little") & ((1 << 62) - 1)
 
 
-def grade_assignment(course, a, students=None, workers=2, force=False, progress=None, echo=None, seed=None):
+def grade_assignment(course, a, students=None, *, workers=2, force=False, progress=None, echo=None, seed=None):
     """Grade ``a`` in ``course`` (see module doc); returns a :class:`GradeSummary`.
 
     ``students``: only these ids (default: everyone in ``submitted/``).
@@ -566,7 +556,8 @@ def grade_assignment(course, a, students=None, workers=2, force=False, progress=
         pools.append(WorkerPool(min(n_workers, len(everyone)), course.state_dir(a) / "logs"))
     try:
         run_seed = int(seed) if seed is not None else secrets.randbits(62)
-        return _grade(course, a, manifest, everyone, pools, n_workers, force, progress, echo, t0, run_seed)
+        return _grade(course, a, manifest, everyone, pools=pools, n_workers=n_workers, force=force, progress=progress,
+                      echo=echo, t0=t0, run_seed=run_seed)
     finally:
         for pool in pools:
             pool.close()
@@ -590,7 +581,7 @@ def _lock(course, a):
     return fh
 
 
-def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, echo, t0, run_seed):
+def _grade(course, a, manifest, everyone, *, pools, n_workers, force, progress, echo, t0, run_seed):
     course.sync_gradebook(a, force=force)
     releases = course.release_notebooks(a)
     manual_ids = manual_grade_ids(releases)
@@ -654,7 +645,7 @@ def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, ech
 
         def on_result(prep, result):
             if not result.get("notebooks"):
-                on_failure(prep, "nbgrader_error", result.get("error") or "nbgrader recorded no grades")
+                on_failure(prep, ProblemKind.NBGRADER_ERROR, result.get("error") or "nbgrader recorded no grades")
                 return
             late = merge_result(course, a, prep.student, result, manual_ids)
             if result.get("autograded_dir"):
@@ -666,7 +657,7 @@ def _grade(course, a, manifest, everyone, pools, n_workers, force, progress, ech
 
         def on_failure(prep, kind, message):
             result = zero_result(course, a, prep.student)
-            prep.problems.append({"kind": kind, "notebook": "", "message": message})
+            prep.problems.append(problem(kind, message))
             late = merge_result(course, a, prep.student, result, manual_ids, zero=True)
             dest = course.autograded_dir(prep.student, a)
             if dest.exists():

@@ -19,8 +19,10 @@ edited (nbgrader restores it from the master).
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
+
+from autograder.records import ProblemKind, problem
 
 # Modules whose attributes a student cell must never rebind or reach into.
 PROTECTED_ROOTS = frozenset({
@@ -399,11 +401,11 @@ def check_submission(course_dir, assignment, student, result):
                 reports = guard_reports(nbformat.read(graded, as_version=4))
         except Exception as exc:  # noqa: BLE001 - an unreadable notebook is reported, not fatal
             result.setdefault("problems", []).append(
-                {"notebook": name, "kind": "grader_error", "message": f"integrity check failed: {exc}"})
+                problem(ProblemKind.GRADER_ERROR, f"integrity check failed: {exc}", name))
             continue
         for f in findings:
-            result.setdefault("problems", []).append({"notebook": name, "kind": f.kind if f.kind == "locked_edit" else "tampering",
-                                                      "message": str(f)})
+            kind = ProblemKind.LOCKED_EDIT if f.kind == "locked_edit" else ProblemKind.TAMPERING
+            result.setdefault("problems", []).append(problem(kind, str(f), name))
         for line in reports:
-            result.setdefault("problems", []).append({"notebook": name, "kind": "tampering", "message": line})
+            result.setdefault("problems", []).append(problem(ProblemKind.TAMPERING, line, name))
     return result

@@ -466,7 +466,7 @@ def _student_id(batch):
     return "m-" + _slug(batch.name)
 
 
-def run(course_root, assignment, mutants=None, workers=2, seed=None, include_slow=False, notebooks=None,
+def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_slow=False, notebooks=None,
         solutions=False, blank=False, progress=None, keep=None):
     """Grade the mutants of ``assignment`` (default: its mutant file) through the ``grade`` path.
 

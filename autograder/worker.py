@@ -21,6 +21,8 @@ import time
 import traceback
 from pathlib import Path
 
+from autograder.records import ProblemKind, problem
+
 
 def read_submission_result(course_dir, db_url, assignment, student):
     """Scores, messages and problems of one autograded submission in ``course_dir``."""
@@ -62,7 +64,7 @@ def read_submission_result(course_dir, db_url, assignment, student):
                         if msg:
                             messages[gid] = msg
             except Exception as exc:  # a notebook nbgrader wrote but we cannot read: say so
-                problems.append({"kind": "grader_error", "message": f"could not read the graded notebook: {exc}"})
+                problems.append(problem(ProblemKind.GRADER_ERROR, f"could not read the graded notebook: {exc}"))
         entry["messages"] = messages
         entry["seconds"] = seconds
         for p in problems:

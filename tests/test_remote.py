@@ -74,6 +74,7 @@ def student():
     vns = proxy.NotebookNamespace(lambda: ep)
     vns.update(helpers.names(lambda: ep, seeding.Mixer(7)))
     vns.update(np=np, torch=torch, eval_numerical_gradient=eval_numerical_gradient)  # the trusted imports
+    vns["__server_exports__"] = server.exports
     yield vns, ns
     a.close()
     t.join(timeout=5)
@@ -226,3 +227,22 @@ def test_seeds_are_mixed_with_the_run_secret_except_exact_ones():
     mix1, mix2 = seeding.Mixer(1), seeding.Mixer(2)
     assert mix1(11) != mix2(11) and mix1(11) == seeding.Mixer(1)(11)
     assert mix1(seeding.ExactSeed(5)) == 5 and isinstance(mix1.seed(3), seeding.ExactSeed)
+
+
+def test_kernel_objects_are_released_when_no_proxy_holds_them(student):
+    """A verdict that keeps many large arrays in the kernel one after the other does not pile them up
+    there: the kernel forgets an exported object once no proxy of it is left in the verifier."""
+    vns, _ = student
+    exports = vns["__server_exports__"]
+    before = len(exports)
+    run(vns, "for _ in range(30):\n"
+             "    big = keep(kernel.numpy).ones((1000, 1000))\n"   # 8 MB each, in the kernel
+             "    assert fetch(keep(big).sum()) == 1e6\n"
+             "plain = isinstance(kernel.torch.nn.Linear(2, 2), torch.nn.Module)\n")
+    assert vns["plain"], "a test's plain isinstance understands remote objects"
+    run(vns, "x = fetch(kernel.numpy.zeros(3))")  # one more request carries the releases
+    held = len(exports) - before
+    assert held <= 6, f"{held} kernel objects are still exported after the loop"
+    # an object still held here stays usable
+    run(vns, "keep_me = keep(kernel.numpy).arange(5)\nimport gc; gc.collect()\nok = fetch(keep(keep_me).sum()) == 10")
+    assert vns["ok"]

@@ -16,7 +16,8 @@
 ``notebook.<name>``
     A notebook name read afresh (a bare name is read once per test cell).
 ``is_instance(x, cls)``
-    ``isinstance`` that also works for remote objects (by qualified class name).
+    ``isinstance`` that also works for remote objects (by qualified class name);
+    a test's plain ``isinstance`` is this one too.
 ``twin(build)``
     ``(trusted, remote)``: the same torch module built here and in the kernel,
     with equal parameters; ``build(nn)`` builds it from ``torch.nn`` or the
@@ -100,5 +101,5 @@ def names(endpoint_getter, mixer):
 
     kernel = RemotePath(endpoint_getter)
     return {"fetch": fetch, "keep": keep, "kernel": kernel, "notebook": NotebookNames(endpoint_getter),
-            "is_instance": is_instance, "to_kernel": lambda value: to_kernel(value, endpoint_getter),
+            "is_instance": is_instance, "isinstance": is_instance, "to_kernel": lambda value: to_kernel(value, endpoint_getter),
             "twin": lambda build: twin(build, kernel), "seed": mixer.seed, "exact_seed": ExactSeed}

@@ -19,6 +19,7 @@ The helpers a test uses on top of this (``fetch``, ``keep``, ``kernel``, ...) ar
 from __future__ import annotations
 
 import builtins
+import weakref
 
 import numpy as np
 
@@ -26,13 +27,18 @@ import numpy as np
 class Remote:
     """An object that lives in the student's kernel (see module doc)."""
 
-    __slots__ = ("_nnkit_endpoint", "_nnkit_node", "_nnkit_keep", "_nnkit_methods")
+    __slots__ = ("_nnkit_endpoint", "_nnkit_node", "_nnkit_keep", "_nnkit_methods", "__weakref__")
 
     def __init__(self, endpoint, node, keep=False):
         object.__setattr__(self, "_nnkit_endpoint", endpoint)
         object.__setattr__(self, "_nnkit_node", dict(node))
         object.__setattr__(self, "_nnkit_keep", bool(keep))
         object.__setattr__(self, "_nnkit_methods", {})
+        hid = node.get("id")
+        if node.get("$") == "ref" and hid is not None and hasattr(endpoint, "hold"):
+            # the kernel keeps the object alive while a proxy of it exists here
+            endpoint.hold(hid)
+            weakref.finalize(self, endpoint.drop, hid)
 
     # -- plumbing ------------------------------------------------------------------------
     def _nnkit_ref_node(self, endpoint):

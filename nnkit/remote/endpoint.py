@@ -63,6 +63,13 @@ class Exports:
         return {"$": "ref", "side": self.side, "id": hid, "type": mro[0] if mro else tp.__name__,
                 "mro": mro, "callable": callable(obj)}
 
+    def release(self, hids):
+        """Forget the objects ``hids`` (the peer dropped its last reference to them)."""
+        for hid in hids:
+            obj = self._by_hid.pop(hid, None)
+            if obj is not None and self._hid_of.get(id(obj)) == hid:
+                del self._hid_of[id(obj)]
+
     def get(self, hid):
         try:
             return self._by_hid[hid]
@@ -125,6 +132,8 @@ class Endpoint:
         self._stray = {}
         self._noreply = set()    # ids of requests sent without waiting; only an error comes back
         self._deferred = None    # such an error, raised with the next reply
+        self._holders = {}       # peer object id -> number of live proxies of it here
+        self._released = []      # peer object ids no proxy here refers to any more (sent with the next request)
 
     # -- encoding helpers ------------------------------------------------------------
     def _export(self, obj):
@@ -165,6 +174,21 @@ class Endpoint:
     def _recv(self):
         return self.chan.recv()
 
+    # -- references to the peer's objects ---------------------------------------------
+    def hold(self, hid):
+        """A proxy of the peer's object ``hid`` was made here (see :meth:`drop`)."""
+        self._holders[hid] = self._holders.get(hid, 0) + 1
+
+    def drop(self, hid):
+        """A proxy of ``hid`` is gone; with the last one, the peer may forget the object (told with the
+        next request: this may run inside the garbage collector, where no I/O may happen)."""
+        n = self._holders.get(hid, 0) - 1
+        if n > 0:
+            self._holders[hid] = n
+        else:
+            self._holders.pop(hid, None)
+            self._released.append(hid)
+
     # -- requests ---------------------------------------------------------------------
     def request(self, do, target=None, args=(), kwargs=None, keep=False, strict=False, wait=True):
         """Ask the peer to perform ``do`` on ``target``; returns the decoded value.
@@ -182,6 +206,11 @@ class Endpoint:
             if self.connect is None:
                 raise wire.Closed("not connected to the other side")
             self.chan = self.connect()
+        if self._released and do != "release":
+            gone = [h for h in self._released if h not in self._holders]
+            self._released = []
+            if gone:
+                self.request("release", args=(gone,), wait=False)
         rid = next(self._ids)
         enc = self.encoder()
         body = {"do": do, "keep": bool(keep), "strict": bool(strict),
@@ -260,6 +289,9 @@ class Endpoint:
             self._reply_error(rid, exc, dec, snapshot)
 
     def _perform(self, do, target, args, kwargs):
+        if do == "release":  # part of the reference protocol: the peer dropped its last proxies of these
+            self.exports.release([int(h) for h in args[0]])
+            return None
         if do == "call" and self.operations is None:
             return target(*args, **kwargs)
         if self.operations is None:

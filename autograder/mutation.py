@@ -397,6 +397,7 @@ class MutantResult:
     max_score: float
     lost: list
     must_fail: list
+    batch_size: int = 1
 
     @property
     def ok(self):
@@ -409,7 +410,9 @@ class MutantResult:
         word = {("wrong", True): "KILLED  ", ("wrong", False): "SURVIVED", ("correct", True): "ACCEPTED",
                 ("correct", False): "REJECTED"}[(self.kind, self.ok)]
         lost = ", ".join(self.lost) or "none"
-        text = f"  {word} {self.name} ({self.notebook}, {self.score:g}/{self.max_score:g}): lost points in {lost}"
+        shared = f"graded with {self.batch_size - 1} other independent mistake(s), " if self.batch_size > 1 else ""
+        text = (f"  {word} {self.name} ({self.notebook}, {shared}{self.score:g}/{self.max_score:g}): "
+                f"lost points in {lost}")
         missing = [c for c in self.must_fail if c not in self.lost]
         if self.kind == "wrong" and missing:
             text += f"; should also have lost {', '.join(missing)}"
@@ -524,7 +527,8 @@ def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_
         for b in packed:
             score, max_score, lost = _notebook_points(summary.entries.get(_student_id(b), {}), b.notebook)
             for m in b.parts:
-                results.append(MutantResult(m.name, m.kind, m.notebook, b.name, score, max_score, lost, list(m.must_fail)))
+                results.append(MutantResult(m.name, m.kind, m.notebook, b.name, score, max_score, lost, list(m.must_fail),
+                                            len(b.parts)))
         report = MutationReport(assignment, results, len(packed), _grader_settings(), 0.0)
         if solutions:
             for n in wanted:

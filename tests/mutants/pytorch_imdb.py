@@ -377,4 +377,20 @@ baseline_history = fit(baseline, X_train, y_train, train_idx, val_idx, lr=5e-3, 
 ''',
 })
 
-MUTANTS = NB1_WRONG + [NB1_CORRECT] + NB2_WRONG + [NB2_CORRECT] + NB3_WRONG + [NB3_CORRECT]
+# Output never costs points: progress bars (tqdm on stderr), prints and warnings inside the graded
+# training functions (the verdict comes from the grader's side, not from the cell's stderr).
+_TQDM = "import sys\nimport warnings\n\nfrom tqdm.auto import tqdm\n\n\n"
+NB1_PROGRESS = correct("train_epoch_with_progress_bar", NB1, {
+    "train_epoch": [replace("def train_epoch(", _TQDM + "def train_epoch("),
+                    replace("for xb, yb in loader:", "for xb, yb in tqdm(loader, desc='epoch', file=sys.stderr):", count=2)],
+})
+NB3_PROGRESS = correct("train_steps_with_progress_bar", NB3, {
+    "train_steps": [replace("def train_steps(", _TQDM + "def train_steps("),
+                    replace("    for xb, yb in batches:\n",
+                            "    print('training...', file=sys.stderr)\n"
+                            "    warnings.warn('a warning a student left in')\n"
+                            "    for xb, yb in tqdm(batches, desc='steps', file=sys.stderr, leave=False):\n")],
+})
+
+MUTANTS = (NB1_WRONG + [NB1_CORRECT, NB1_PROGRESS] + NB2_WRONG + [NB2_CORRECT] + NB3_WRONG
+           + [NB3_CORRECT, NB3_PROGRESS])

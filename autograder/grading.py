@@ -238,6 +238,15 @@ def merge_result(course, a, student, result, manual_ids, zero=False):
     return late
 
 
+#: Problems that are the grader's failure, not the submission's: such an entry is graded again on the
+#: next run even when the submission did not change.
+GRADER_FAILURES = frozenset({ProblemKind.GRADER_ERROR.value, ProblemKind.NBGRADER_ERROR.value})
+
+
+def _grader_failed(entry):
+    return any(p.get("kind") in GRADER_FAILURES for p in entry.get("problems", []))
+
+
 def build_entry(prep, result, manual_ids, seconds_late, status):
     """The :class:`~autograder.records.GradingEntry` of one graded (or failed) submission, as a dict."""
     problems = [Problem.from_dict(p) for p in list(prep.problems) + list(result.get("problems", []))]
@@ -624,7 +633,7 @@ def _grade(course, a, manifest, everyone, *, pools, n_workers, force, progress, 
         for student in everyone:
             digest = submission_digest(course, a, student, manifest, master_hash)
             old = state["students"].get(student, {})
-            if not force and old.get("hash") == digest and student in in_gradebook:
+            if not force and old.get("hash") == digest and student in in_gradebook and not _grader_failed(old):
                 summary.skipped.append(student)
                 continue
             prep = prepare_submission(course, a, student, manifest, releases, stage_root, master_hash, digest)

@@ -445,6 +445,13 @@ WRONG_05 = [
             "    next_w = w + config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])")],
           ["test_imdb_final_model", "test_imdb_test_accuracy_hidden"]),
 ]
+CORRECT_05 = [
+    correct("alt_pasted_softmax_loss_scipy", NB5, {"pasted_01": edit(NB5, "pasted_01", (
+        "    shifted = x - x.max(axis=1, keepdims=True)\n"
+        "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
+        "    from scipy.special import log_softmax\n"
+        "    log_probs = log_softmax(x, axis=1)\n"))}),
+]
 
 
 
@@ -486,4 +493,4 @@ CORRECT_04 = _split(CORRECT_04, {
     "alt_network_cache_lists": ["fc_net"],
 })
 
-MUTANTS = WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05
+MUTANTS = WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05 + CORRECT_05

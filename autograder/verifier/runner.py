@@ -153,12 +153,14 @@ class Session:
                 exec(compile(stmt, f"<{notebook} imports>", "exec"), ns)
             except Exception:  # noqa: BLE001 - an import the grader lacks (e.g. a plotting helper)
                 pass
-        ns.update(helpers.names(lambda: self.endpoint, self.mixer))
+        self.helpers = helpers.names(lambda: self.endpoint, self.mixer)
+        ns.update(self.helpers)
 
     # -- one test cell --------------------------------------------------------------------
     def run_cell(self, grade_id, code):
         t0 = time.monotonic()
         self.namespace.new_cell()
+        self.namespace.update(getattr(self, "helpers", {}))  # a name an earlier cell rebound (keep = 0.6) is a helper again
         seeding.reseed_globals(self.mixer, f"{self.notebook}:{grade_id}")
         out = _CappedIO()
         verdict = {"passed": True, "score": None, "ename": "", "evalue": ""}

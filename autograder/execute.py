@@ -48,17 +48,6 @@ from autograder.records import ProblemKind, problem
 from autograder.verifier import cells as vcells
 from autograder.verifier.host import KernelLink, Verdict, VerifierError, VerifierProcess
 
-# Problem kinds (autograder.records.ProblemKind: str values that exports and tests read).
-CELL_TIMEOUT = ProblemKind.CELL_TIMEOUT
-NOTEBOOK_TIMEOUT = ProblemKind.NOTEBOOK_TIMEOUT
-KERNEL_DIED = ProblemKind.KERNEL_DIED
-UNRESPONSIVE = ProblemKind.KERNEL_UNRESPONSIVE
-KERNEL_START = ProblemKind.KERNEL_START_FAILED
-OUTPUT_TRUNCATED = ProblemKind.OUTPUT_TRUNCATED
-MEMORY = ProblemKind.MEMORY_LIMIT
-GRADER_ERROR = ProblemKind.GRADER_ERROR
-GRADER_CHANNEL = ProblemKind.GRADER_CHANNEL
-
 #: Seconds the kernel's agent gets to connect when a test cell's verification starts.
 CONNECT_TIMEOUT = 20
 
@@ -232,8 +221,8 @@ class GuardedExecute(Execute):
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:  # the kernel did not start, or the client failed between cells
-            kind = KERNEL_START if not self._ran else GRADER_ERROR
-            what = "the kernel could not start" if kind == KERNEL_START else "grading stopped"
+            kind = ProblemKind.KERNEL_START_FAILED if not self._ran else ProblemKind.GRADER_ERROR
+            what = "the kernel could not start" if kind == ProblemKind.KERNEL_START_FAILED else "grading stopped"
             self._halt(kind, f"{what}: {type(exc).__name__}: {exc}")
             self.log.error("GuardedExecute: %s", self._stop)
         finally:
@@ -266,7 +255,7 @@ class GuardedExecute(Execute):
         """Execute ``cell`` in the student's kernel under the limits (see module doc)."""
         remaining = self._remaining()
         if self._stop is None and remaining is not None and remaining < 1:
-            self._halt(NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
+            self._halt(ProblemKind.NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
                                          f"before {_label(cell, index)}")
         if self._stop is not None:
             self._mark_not_run(cell)
@@ -280,34 +269,34 @@ class GuardedExecute(Execute):
         except DeadKernelError:
             cell.outputs.append(error_output(
                 "KernelDied", "the kernel died while running this cell (a crash, os._exit, or too much memory)"))
-            self._halt(KERNEL_DIED, f"the kernel died while running {_label(cell, index)}")
+            self._halt(ProblemKind.KERNEL_DIED, f"the kernel died while running {_label(cell, index)}")
         except CellTimeoutError as exc:
             cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0] if str(exc) else "timeout"))
-            self._problem(CELL_TIMEOUT, f"{_label(cell, index)} timed out")
+            self._problem(ProblemKind.CELL_TIMEOUT, f"{_label(cell, index)} timed out")
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
             cell.outputs.append(error_output("GraderError", f"{type(exc).__name__}: {exc}"))
-            self._halt(GRADER_ERROR, f"grading failed at {_label(cell, index)}: {type(exc).__name__}: {exc}")
+            self._halt(ProblemKind.GRADER_ERROR, f"grading failed at {_label(cell, index)}: {type(exc).__name__}: {exc}")
         finally:
             self._ran.add(index)
             self._budget = None
         if self._timeout_hit and self._stop is None:
             left = self._remaining()
             if left is not None and left < 1:
-                self._halt(NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
+                self._halt(ProblemKind.NOTEBOOK_TIMEOUT, f"the notebook time limit ({self.notebook_timeout} s) was reached "
                                              f"in {_label(cell, index)}")
             else:
-                self._problem(CELL_TIMEOUT, f"{_label(cell, index)} hit the per-cell time limit ({self.timeout} s)")
+                self._problem(ProblemKind.CELL_TIMEOUT, f"{_label(cell, index)} hit the per-cell time limit ({self.timeout} s)")
                 grace = self.interrupt_grace if left is None else max(1, min(self.interrupt_grace, left))
                 try:
                     responds = self._kernel_responds(grace)
                 except Exception:
                     responds = False
                 if not responds:
-                    self._halt(UNRESPONSIVE, f"the kernel did not stop after {_label(cell, index)} timed out")
+                    self._halt(ProblemKind.KERNEL_UNRESPONSIVE, f"the kernel did not stop after {_label(cell, index)} timed out")
         if any(o.get("output_type") == "error" and o.get("ename") == "MemoryError" for o in cell.get("outputs", [])):
-            self._problem(MEMORY, f"{_label(cell, index)} ran out of memory (MemoryError under the memory limit)")
+            self._problem(ProblemKind.MEMORY_LIMIT, f"{_label(cell, index)} ran out of memory (MemoryError under the memory limit)")
         dropped = self._dropped.pop(index, 0)
         if dropped:
             cell.outputs.append(NotebookNode(output_type="stream", name="stdout",
@@ -316,7 +305,7 @@ class GuardedExecute(Execute):
                 cell.outputs.append(NotebookNode(output_type="stream", name="stderr",
                                                  text="[nnkit grader: error output dropped]\n"))
             kept = sum(self._out_chars.get(index, (0, 0)))
-            self._problem(OUTPUT_TRUNCATED, f"output truncated: {_label(cell, index)} printed {kept + dropped} "
+            self._problem(ProblemKind.OUTPUT_TRUNCATED, f"output truncated: {_label(cell, index)} printed {kept + dropped} "
                                             f"characters, the first {kept} were kept")
         self._dropped_stderr.discard(index)
         return cell, self.resources
@@ -356,8 +345,8 @@ class GuardedExecute(Execute):
         try:
             session = self._ensure_session()
         except VerifierError as exc:
-            self._problem(GRADER_ERROR, f"the verifier could not judge {_label(cell, index)}: {exc}")
-            return Verdict(gid, False, ename="GraderError", evalue=str(exc), kind=GRADER_ERROR)
+            self._problem(ProblemKind.GRADER_ERROR, f"the verifier could not judge {_label(cell, index)}: {exc}")
+            return Verdict(gid, False, ename="GraderError", evalue=str(exc), kind=ProblemKind.GRADER_ERROR)
         limits = [t for t in (self.timeout, self._remaining()) if t is not None and t > 0]
         deadline = time.monotonic() + max(1.0, min(limits) if limits else 600.0)
         link = KernelLink(self._open_agent, self._interrupt)
@@ -365,20 +354,20 @@ class GuardedExecute(Execute):
         if verdict.ename == "KernelUnavailable" and not link.broken:
             link.broken = verdict.evalue
         if verdict.kind == "cell_timeout":
-            self._problem(CELL_TIMEOUT, f"{_label(cell, index)} hit the per-cell time limit ({self.timeout} s) "
+            self._problem(ProblemKind.CELL_TIMEOUT, f"{_label(cell, index)} hit the per-cell time limit ({self.timeout} s) "
                                         "while it was judged")
             if session.dead:
                 self._session = None  # killed: the next test cell gets a fresh session
-        elif verdict.kind == GRADER_ERROR:
-            self._problem(GRADER_ERROR, f"{_label(cell, index)}: {verdict.evalue}")
+        elif verdict.kind == ProblemKind.GRADER_ERROR:
+            self._problem(ProblemKind.GRADER_ERROR, f"{_label(cell, index)}: {verdict.evalue}")
             self._session = None
         if link.broken and not self._link_broken:
             self._link_broken = link.broken
             alive = self._kernel_alive()
             if not alive:
-                self._halt(KERNEL_DIED, f"the kernel died before {_label(cell, index)} could be judged")
+                self._halt(ProblemKind.KERNEL_DIED, f"the kernel died before {_label(cell, index)} could be judged")
             else:
-                self._problem(GRADER_CHANNEL, f"{_label(cell, index)}: {link.broken}")
+                self._problem(ProblemKind.GRADER_CHANNEL, f"{_label(cell, index)}: {link.broken}")
         return verdict
 
     def _ensure_session(self):

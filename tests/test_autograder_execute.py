@@ -8,7 +8,8 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder.execute import NOTEBOOK_TIMEOUT, OUTPUT_TRUNCATED, GuardedExecute
+from autograder.execute import GuardedExecute
+from autograder.records import ProblemKind
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +38,7 @@ def test_notebook_time_limit_stops_the_rest(tmp_path):
     ])
     nb, seconds = run(nb, tmp_path, timeout=30, notebook_timeout=6)
     problems = nb.metadata["nnkit_grading"]["problems"]
-    assert any(p["kind"] == NOTEBOOK_TIMEOUT for p in problems), problems
+    assert any(p["kind"] == ProblemKind.NOTEBOOK_TIMEOUT for p in problems), problems
     last = nb.cells[-1].outputs
     assert last and last[0]["ename"] == "NotRun" and "notebook time limit (6 s)" in last[0]["evalue"]
     assert seconds < 6 + 15
@@ -52,6 +53,6 @@ def test_output_cap_keeps_the_start_and_the_verdict(tmp_path):
     text = "".join(o.get("text", "") for o in nb.cells[0].outputs)
     assert len(text) < 4000 + 200 and "characters of output dropped" in text
     kinds = [p["kind"] for p in nb.metadata["nnkit_grading"]["problems"]]
-    assert kinds.count(OUTPUT_TRUNCATED) == 2
+    assert kinds.count(ProblemKind.OUTPUT_TRUNCATED) == 2
     # stderr that arrived after the cap still counts (nbgrader scores a test cell with stderr 0)
     assert any(o.get("name") == "stderr" for o in nb.cells[1].outputs)

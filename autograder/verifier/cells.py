@@ -107,3 +107,15 @@ def prelude(master):
                         continue
                     add(ast.unparse(node))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def imported_modules(prelude_source):
+    """Names of the modules that ``prelude_source`` (see :func:`prelude`) imports, in order."""
+    names = []
+    tree = _parse(prelude_source)
+    for node in (tree.body if tree is not None else ()):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return list(dict.fromkeys(names))

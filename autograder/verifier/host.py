@@ -31,6 +31,8 @@ from pathlib import Path
 
 from nnkit.remote import wire
 
+from autograder.verifier.cells import imported_modules
+
 READY_TIMEOUT = 180
 CONNECT_TIMEOUT = 20
 INTERRUPT_GRACE = 5
@@ -169,7 +171,8 @@ class VerifierProcess:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fd_mine, fd_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            socket.send_fds(self.control, [json.dumps({"op": "fork"}).encode()], [theirs.fileno(), fd_theirs.fileno()])
+            request = {"op": "fork", "preload": imported_modules(prelude)}
+            socket.send_fds(self.control, [json.dumps(request).encode()], [theirs.fileno(), fd_theirs.fileno()])
         except OSError as exc:
             mine.close()
             fd_mine.close()
@@ -177,7 +180,7 @@ class VerifierProcess:
         finally:
             theirs.close()
             fd_theirs.close()
-        reply = self._recv(60)
+        reply = self._recv(READY_TIMEOUT)
         if reply.get("op") != "forked":
             mine.close()
             fd_mine.close()

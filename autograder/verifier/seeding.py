@@ -21,7 +21,10 @@ marked :class:`ExactSeed`, and passes through the patched functions as is::
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
+import importlib.util
 import random as _random
+import sys
 
 
 class ExactSeed(int):
@@ -68,8 +71,39 @@ def install(secret):
     mix = Mixer(secret)
     _patch_random(mix)
     _patch_numpy(mix)
-    _patch_torch(mix)
+    if "torch" in sys.modules:
+        _patch_torch(mix)
+    else:  # torch costs seconds to import: patched when (if ever) a test imports it
+        sys.meta_path.insert(0, _AfterImport("torch", lambda: _patch_torch(mix)))
     return mix
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``then()`` right after module ``name`` is first imported (then leaves ``sys.meta_path``)."""
+
+    def __init__(self, name, then):
+        self.name, self.then = name, then
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenLoader(spec.loader, self.then)
+        return spec
+
+
+class _ThenLoader(importlib.abc.Loader):
+    def __init__(self, loader, then):
+        self.loader, self.then = loader, then
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        self.then()
 
 
 def reseed_globals(mix, label):
@@ -82,8 +116,6 @@ def reseed_globals(mix, label):
         np.random.seed(s % (1 << 32))
     except ImportError:
         pass
-    import sys
-
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(s)

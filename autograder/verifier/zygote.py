@@ -3,13 +3,15 @@
     python -m autograder.verifier FD
 
 ``FD`` is a unix ``SOCK_SEQPACKET`` socket (one message per record) to the grading worker (:mod:`autograder.verifier.host`).
-The process imports numpy, scipy, torch (when installed) and nnkit, runs no
-test code itself, and answers on ``FD``:
+The process imports numpy and nnkit (and, on request, the modules a master
+notebook imports: torch, scikit-learn...), runs no test code itself, and
+answers on ``FD``:
 
-* ``{"op": "fork"}`` with two sockets passed alongside (``SCM_RIGHTS``): forks
+* ``{"op": "fork", "preload": [module, ...]}`` with two sockets passed alongside (``SCM_RIGHTS``): forks
   a child that runs :func:`autograder.verifier.runner.main_session` on them
   (the conversation, and the socket the kernel's channel arrives on);
-  replies ``{"op": "forked", "pid": pid}``;
+  replies ``{"op": "forked", "pid": pid}``; the modules (the master
+  notebook's imports) are imported first, once, by this process (:func:`preload`);
 * ``{"op": "kill", "pid": pid}``: SIGKILLs that child (a test cell past its time);
 * end of connection: kills its children and exits.
 
@@ -25,19 +27,30 @@ import signal
 import socket
 import sys
 
-PRELOAD = ("numpy", "scipy.sparse", "scipy.special", "torch", "torch.nn", "torch.nn.functional", "nnkit",
-           "nnkit.grading", "nnkit.gradcheck", "nnkit.data", "nnkit.solver",
-           "torch.optim", "torch._dynamo", "torch.utils.data")  # the first optimizer imports torch._dynamo (1.2 s)
+PRELOAD = ("numpy", "nnkit", "nnkit.grading", "nnkit.gradcheck")
+#: Imported along with torch: the first optimizer a test builds imports torch._dynamo (1.2 s).
+WITH_TORCH = ("torch.nn", "torch.nn.functional", "torch.optim", "torch._dynamo", "torch.utils.data")
 
 
-def preload():
-    """Import what hidden tests use, so that each forked session has it already."""
+def preload(modules=()):
+    """Import ``modules`` (and what every session uses), so that each session forked after has them.
+
+    ``modules`` are the top-level imports of a master notebook's instructor
+    cells (trusted code): importing them here, once, spares every session of
+    that notebook the import (matplotlib, scikit-learn, torch: seconds each).
+    A module that cannot be imported is left to the session, which reports it.
+    """
     import importlib
 
-    for name in PRELOAD:
+    names = list(PRELOAD) + [m for m in modules if isinstance(m, str)]
+    if any(m == "torch" or m.startswith("torch.") for m in names):
+        names += WITH_TORCH
+    for name in names:
+        if name in sys.modules:
+            continue
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - torch is optional for numpy-only courses
+        except Exception:  # noqa: BLE001 - optional libraries (torch for numpy-only courses)
             pass
     import autograder.verifier.runner  # noqa: F401
 
@@ -72,6 +85,7 @@ def serve(control):
             request = {}
         op = request.get("op")
         if op == "fork" and len(fds) >= 2:
+            preload(request.get("preload") or ())
             pid = os.fork()
             if pid == 0:  # the session: only its socket stays open
                 control.close()

@@ -1,8 +1,8 @@
 """``collect``: import submissions from a folder or an LMS download zip into ``submitted/``.
 
-For every file it decides whose it is (:func:`autograder.names.parse_owner_name`,
+For every file it decides whose it is (:func:`autograder.notebook.names.parse_owner_name`,
 optionally mapped through a roster CSV), which expected notebook it is
-(:func:`autograder.names.assign_notebooks`), keeps the newest copy when a
+(:func:`autograder.notebook.names.assign_notebooks`), keeps the newest copy when a
 student handed in twice, writes ``submitted/<student>/<assignment>/<notebook>``
 with nbgrader's ``timestamp.txt``, and records lateness against the manifest's
 due date in ``grades/<assignment>/collect.json``. Files it cannot place are
@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import Course, CourseError, is_ignored
-from autograder.names import (Candidate, Owner, assign_notebooks, claimed_owner, norm_alias, parse_owner_dir,
+from autograder.notebook.names import (Candidate, Owner, assign_notebooks, claimed_owner, norm_alias, parse_owner_dir,
                               parse_owner_name, same_person)
-from autograder.notebooks import UnreadableNotebook, parse_notebook
+from autograder.notebook import UnreadableNotebook, parse_notebook
 
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f UTC"
 

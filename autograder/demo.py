@@ -27,8 +27,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import IGNORED, Course, CourseError
-from autograder.notebooks import solution_notebook
-from autograder.notebooks import is_answer_cell
+from autograder.notebook import solution_notebook
+from autograder.notebook import is_answer_cell
 
 STUDENTS = ("solution", "blank-release", "typical-mistakes")
 

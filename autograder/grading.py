@@ -2,12 +2,12 @@
 
 1. The gradebook learns the current master (:meth:`Course.sync_gradebook`).
 2. Each submission is read and repaired in this process
-   (:mod:`autograder.notebooks`: renamed notebooks, stripped or altered nbgrader
+   (:mod:`autograder.notebook`: renamed notebooks, stripped or altered nbgrader
    metadata, deleted or copied test cells, unreadable files), into a staging folder.
-3. ``workers`` long-lived processes (:mod:`autograder.worker`) grade one
+3. ``workers`` long-lived processes (:mod:`autograder.execution.worker`) grade one
    submission at a time with nbgrader in-process, each on its own copy of the
    course and gradebook, with the manifest's cell/notebook time limits and
-   memory limit (:mod:`autograder.execute`, :mod:`autograder.kernel`).
+   memory limit (:mod:`autograder.execution.execute`, :mod:`autograder.execution.kernel`).
 4. This process merges each result into ``gradebook.db`` as it arrives, copies
    the executed notebooks to ``autograded/``, and records the submission's hash
    and everything that went wrong in ``grades/<a>/grading.json``.
@@ -39,9 +39,9 @@ import nbformat
 from autograder.course import Course, CourseError, IGNORED, tree_hash
 from autograder.records import CellResult, GradingEntry, Problem, ProblemKind, problem
 from autograder.data_prep import prepare_data
-from autograder.kernel import kernel_environment, resolve_device, threads_per_kernel
-from autograder.names import Candidate, assign_notebooks
-from autograder.notebooks import UnreadableNotebook, is_answer_cell, is_graded_cell, grade_id, parse_notebook, repair
+from autograder.execution.kernel import kernel_environment, resolve_device, threads_per_kernel
+from autograder.notebook.names import Candidate, assign_notebooks
+from autograder.notebook import UnreadableNotebook, is_answer_cell, is_graded_cell, grade_id, parse_notebook, repair
 
 PIPELINE_VERSION = "1"
 
@@ -122,7 +122,7 @@ def prepare_submission(course, a, student, manifest, releases, stage_root, maste
         nb = c.notebook
         master = course.source_dir(a) / name
         if master.is_file():  # the repair below puts locked cells back: report edits to them first
-            from autograder.integrity import locked_edits
+            from autograder.notebook.integrity import locked_edits
 
             for f in locked_edits(nb, nbformat.read(master, as_version=4), release):
                 prep.problems.append(problem(ProblemKind.LOCKED_EDIT, str(f), name))
@@ -322,7 +322,7 @@ def kill_tree(pid):
 
 
 class _Worker:
-    """One grading process (``python -m autograder.worker``) and its pipe.
+    """One grading process (``python -m autograder.execution.worker``) and its pipe.
 
     The process starts (and pays its imports) at once; :meth:`init` gives it its
     own copy of the course once the gradebook is ready.
@@ -345,7 +345,7 @@ class _Worker:
         pkg_parent = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = os.pathsep.join([pkg_parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker", str(child.fileno())],
+            [sys.executable, "-m", "autograder.execution.worker", str(child.fileno())],
             pass_fds=[child.fileno()], env=env, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=self._err,
         )

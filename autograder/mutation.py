@@ -138,7 +138,7 @@ def load_mutants(path):
 
 def reference_sources(course_root, assignment, notebook):
     """``{grade_id: source}`` of the reference solution's nbgrader cells."""
-    from autograder.notebooks import grade_id, solution_notebook
+    from autograder.notebook import grade_id, solution_notebook
 
     nb = solution_notebook(course_root, assignment, notebook)
     return {grade_id(c): c.source for c in nb.cells if grade_id(c)}
@@ -176,7 +176,7 @@ def cell_sources(course_root, assignment, mutants):
 
 def mutant_notebook(course_root, assignment, mutants):
     """The notebook a student would hand in with ``mutants`` (one, or several of one notebook) applied."""
-    from autograder.notebooks import grade_id, solution_notebook
+    from autograder.notebook import grade_id, solution_notebook
 
     mutants = [_as_mutant(m) for m in (mutants if isinstance(mutants, (list, tuple)) else [mutants])]
     nb = solution_notebook(course_root, assignment, mutants[0].notebook)
@@ -262,7 +262,7 @@ class _Graph:
 
 
 def _dependency_graph(reference_nb):
-    from autograder.notebooks import grade_id, is_graded_cell
+    from autograder.notebook import grade_id, is_graded_cell
 
     cells = [c for c in reference_nb.cells if c.cell_type == "code"]
     order, units_of, stmts = [], {}, []
@@ -330,7 +330,7 @@ def batches(course_root, assignment, mutants):
     """Pack ``mutants`` into :class:`Batch` es (see module doc): a wrong mutant joins a batch of its
     notebook when they skip the same cells, change different code, and no one's ``must_fail`` tests
     depend on code another changes; correct mutants join when they change different cells."""
-    from autograder.notebooks import solution_notebook
+    from autograder.notebook import solution_notebook
 
     mutants = [_as_mutant(m) for m in mutants]
     graphs, refs, out = {}, {}, []
@@ -459,7 +459,7 @@ def _grader_settings():
 
     if os.environ.get("NNKIT_SANDBOX", "1") == "0":
         return "NOT sandboxed: NNKIT_SANDBOX=0"
-    from autograder.sandbox import probe
+    from autograder.execution.sandbox import probe
 
     status = probe()
     return ("sandboxed: " if status.sandboxed else "") + status.summary()
@@ -514,7 +514,7 @@ def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_
         for b in packed:
             place(_student_id(b), {b.notebook: mutant_notebook(root, assignment, b.parts)})
         if solutions:
-            from autograder.notebooks import solution_notebook
+            from autograder.notebook import solution_notebook
 
             for n in wanted:
                 place(f"solution-{_slug(n.split('.')[0])}", {n: solution_notebook(root, assignment, n)})

@@ -21,11 +21,11 @@ FEEDBACK_PREPROCESSORS = [
 
 # nbgrader's autograde step with its Execute replaced by the guarded one
 # (notebook time limit, dead kernels, output caps, kernels started through
-# autograder.kernel, test cells judged in the verifier) and its SaveAutoGrades
+# autograder.execution.kernel, test cells judged in the verifier) and its SaveAutoGrades
 # by one that scores test cells from the verifier's verdicts; last, every output is made
 # inert (autograder.sanitize) before the formgrader can show it.
 AUTOGRADE_PREPROCESSORS = [
-    "autograder.execute.GuardedExecute",
+    "autograder.execution.execute.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -41,7 +41,7 @@ def apply_course_defaults(c, root, cell_timeout=None, notebook_timeout=None, mem
 
     ``cell_timeout`` and ``notebook_timeout`` are seconds, ``memory_mb`` the
     kernel's address-space limit, ``kernel_env`` extra environment variables
-    for the kernels (see :mod:`autograder.kernel`). ``None`` keeps the defaults.
+    for the kernels (see :mod:`autograder.execution.kernel`). ``None`` keeps the defaults.
     """
     c.CourseDirectory.root = os.path.abspath(root)
     c.CourseDirectory.course_id = "nnkit"
@@ -57,18 +57,20 @@ def apply_course_defaults(c, root, cell_timeout=None, notebook_timeout=None, mem
     if notebook_timeout is not None:
         c.GuardedExecute.notebook_timeout = int(notebook_timeout)
     if memory_mb is not None:
-        c.LimitedKernelManager.memory_mb = int(memory_mb)
-    env = {"NNKIT_NO_PROGRESS": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+        c.GradingKernelManager.memory_mb = int(memory_mb)
+    from autograder.execution.kernel import kernel_environment
+
+    env = kernel_environment(device=(kernel_env or {}).get("NNKIT_DEVICE", "cpu"))
     env.update(kernel_env or {})
-    c.LimitedKernelManager.extra_env = {str(k): str(v) for k, v in env.items()}
+    c.GradingKernelManager.extra_env = {str(k): str(v) for k, v in env.items()}
     return c
 
 
 def make_config(root, cell_timeout=None, sandbox=False, seed=0, record_dir=None, **limits):
     """A fresh ``traitlets.config.Config`` with :func:`apply_course_defaults` applied.
 
-    With ``sandbox`` the kernels and the verifier run in :mod:`autograder.sandbox`
-    (bubblewrap; a loud warning and rlimits only where it is unavailable).
+    The kernels and the verifier start under a :class:`SandboxPolicy` of the course (limits; with
+    ``sandbox``, in bubblewrap: a loud warning and the rlimits only where it is unavailable).
     ``seed``: the grading run's secret for the hidden tests' random inputs
     (never given to a student's kernel). ``record_dir``: record what is sent to
     each kernel there (for tests).
@@ -79,23 +81,27 @@ def make_config(root, cell_timeout=None, sandbox=False, seed=0, record_dir=None,
     c.GuardedExecute.grading_seed = int(seed)
     if record_dir:
         c.GuardedExecute.record_dir = str(record_dir)
-    if sandbox:
-        from autograder.sandbox import SandboxPolicy, apply_sandbox
+    import glob
 
-        import glob
+    from autograder.execution.sandbox import SandboxPolicy, probe
 
-        memory = limits.get("memory_mb")
-        nb_timeout = limits.get("notebook_timeout") or 1800
-        gpu = (limits.get("kernel_env") or {}).get("NNKIT_DEVICE") == "cuda"
-        devices = sorted(glob.glob("/dev/nvidia*")) if gpu else []
-        cpu = max(1800, 2 * int(nb_timeout) * (os.cpu_count() or 1))
-        policy = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None), devices=devices,
-                                          cpu_seconds=cpu)
-        apply_sandbox(c, policy)
-        verifier = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None), devices=devices,
-                                            cpu_seconds=cpu, packages=["nnkit", "autograder"], hide=[],
-                                            hostname="nnkit-verifier")
-        c.GuardedExecute.verifier_policy_json = verifier.to_json()
+    memory = limits.get("memory_mb")
+    nb_timeout = limits.get("notebook_timeout") or 1800
+    gpu = (limits.get("kernel_env") or {}).get("NNKIT_DEVICE") == "cuda"
+    devices = sorted(glob.glob("/dev/nvidia*")) if gpu else []
+    cpu = max(1800, 2 * int(nb_timeout) * (os.cpu_count() or 1))
+    # Without ``sandbox`` the same launcher runs the kernel with the same limits, bubblewrap off.
+    off = {} if sandbox else {"bwrap": "none"}
+    policy = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None), devices=devices,
+                                      cpu_seconds=cpu, **off)
+    status = probe(policy)
+    if sandbox and not status.sandboxed:
+        print(f"WARNING: {status.reason}", file=sys.stderr, flush=True)
+    c.GradingKernelManager.policy_json = policy.to_json()
+    verifier = SandboxPolicy.for_course(root, memory_mb=None if gpu else (memory or None), devices=devices,
+                                        cpu_seconds=cpu, packages=["nnkit", "autograder"], hide=[],
+                                        hostname="nnkit-verifier", **off)
+    c.GuardedExecute.verifier_policy_json = verifier.to_json()
     return c
 
 

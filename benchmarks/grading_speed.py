@@ -46,7 +46,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from autograder.notebooks import solution_notebook  # noqa: E402
+from autograder.notebook import solution_notebook  # noqa: E402
 from autograder.manifest import load_manifest  # noqa: E402
 
 

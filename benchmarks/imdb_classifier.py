@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 import nbformat  # noqa: E402
 from nbclient import NotebookClient  # noqa: E402
 
-from autograder.notebooks import solution_notebook  # noqa: E402
+from autograder.notebook import solution_notebook  # noqa: E402
 
 ASSIGNMENT, NOTEBOOK = "pytorch_imdb", "03_imdb_classifier.ipynb"
 TARGET_ACC, TARGET_SECONDS = 0.90, 60.0

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 MARKER = "nnkit-guard:"
 # Reports that only stop the kernel (the cells it stops score 0 anyway): named in the
-# export, but they do not void the notebook (autograder.integrity).
+# export, but they do not void the notebook (autograder.notebook.integrity).
 SIGNAL_REPORT = "signals the kernel's own process"
 REPORT_ONLY = frozenset({SIGNAL_REPORT})
 # A kernel start-up line (IPKernelApp.exec_lines) that installs the guard before any cell runs.

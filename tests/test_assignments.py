@@ -26,7 +26,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 from autograder import mutation
 from autograder.manifest import list_assignments, load_manifest
-from autograder.notebooks import solution_notebook
+from autograder.notebook import solution_notebook
 from conftest import full_imdb_path
 from fixtures.assignment_support import assert_outputs_stripped, assert_release_is_clean, grade_cells, nbgrader_meta
 

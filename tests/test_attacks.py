@@ -272,7 +272,7 @@ KILLS = {  # softmax cell replaced: relu's point and 02's four stay, softmax's t
     "os_exit": ("import os\nos._exit(1)", 5, ["os._exit"]),
     "kill_kernel": ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", 5, ["os.kill"]),
 }
-if not __import__("autograder.sandbox", fromlist=["bwrap_available"]).bwrap_available():
+if not __import__("autograder.execution.sandbox", fromlist=["bwrap_available"]).bwrap_available():
     OWN_ROUTES.pop("signal_everyone")  # unsandboxed, the kernel shares this user's processes
 ATTACKS = {**REVIEWED_ROUTES, **OWN_ROUTES}
 HONEST_SCORE = 7  # everything but relu's point

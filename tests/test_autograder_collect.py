@@ -11,7 +11,7 @@ import pytest
 
 from autograder.collect import collect
 from autograder.course import Course, CourseError, read_json
-from autograder.names import canonical_stem, parse_owner_dir, parse_owner_name
+from autograder.notebook.names import canonical_stem, parse_owner_dir, parse_owner_name
 from fixtures.autograder_support import A, NB1, NB2, new_course, release, solution, strip_metadata
 
 

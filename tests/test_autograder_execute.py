@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from traitlets.config import Config
 
-from autograder.execute import GuardedExecute
+from autograder.execution.execute import GuardedExecute
 from autograder.records import ProblemKind
 
 pytestmark = pytest.mark.slow

@@ -63,7 +63,7 @@ def test_package_layout(package):
         mode = zf.getinfo("run_autograder").external_attr >> 16
     assert {"setup.sh", "run_autograder", "requirements.txt", "constraints.txt", "package.json",
             f"course/assignments/{A}.toml", f"course/source/{A}/{NB1}", "lib/autograder/grading.py",
-            "lib/autograder/launch.py", "lib/nnkit/grading.py"} <= names
+            "lib/autograder/execution/kernel.py", "lib/autograder/execution/sandbox/launcher.py", "lib/nnkit/grading.py"} <= names
     assert mode & 0o111
     assert not any("__pycache__" in n for n in names)
 

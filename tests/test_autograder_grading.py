@@ -46,7 +46,7 @@ def test_every_submission_gets_the_right_grade_and_reason():
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"grade {A}: graded {len(expected)}, failed ")
     assert "kernel died: 1" in last
-    from autograder.sandbox import bwrap_available
+    from autograder.execution.sandbox import bwrap_available
 
     assert ("worker crashed: 1" in last) != bwrap_available(), last  # sandboxed kernels cannot kill the worker
 

@@ -8,7 +8,7 @@ import json
 import nbformat
 import pytest
 
-from autograder.notebooks import (
+from autograder.notebook import (
     UnreadableNotebook,
     grade_id,
     identify,

@@ -49,7 +49,7 @@ def test_feedback_has_scores_and_messages_but_no_hidden_tests(course, feedback_r
 
 def test_feedback_for_students_without_graded_notebooks(course, feedback_run):
     assert "with a summary page only" in feedback_run.stdout
-    from autograder.sandbox import bwrap_available
+    from autograder.execution.sandbox import bwrap_available
 
     page = (course / "feedback" / "hostile" / A / "index.html").read_text()
     if bwrap_available():  # the sandboxed kernel could not kill its worker: graded, attempt reported
@@ -76,7 +76,7 @@ def test_csv_export(course, tmp_path):
     assert "time limit" in rows["loop"]["reason"]
     assert "kernel died" in rows["dies"]["reason"]
     assert "did not stop" in rows["swallow"]["reason"]
-    from autograder.sandbox import bwrap_available
+    from autograder.execution.sandbox import bwrap_available
 
     assert ("os.kill" if bwrap_available() else "crashed") in rows["hostile"]["reason"]
     assert "os._exit" in rows["dies"]["reason"]

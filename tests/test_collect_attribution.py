@@ -17,7 +17,7 @@ import pytest
 
 from autograder.collect import collect
 from autograder.course import Course, read_json
-from autograder.names import parse_owner_name
+from autograder.notebook.names import parse_owner_name
 from fixtures.autograder_support import A, NB1, NB2, new_course, release, run_cli, solution
 
 BAD = b"\xe9\xe9"  # latin-1 "éé": not valid UTF-8

@@ -5,7 +5,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder.integrity import guard_reports, scan_notebook, scan_source, tampering
+from autograder.notebook.integrity import guard_reports, scan_notebook, scan_source, tampering
 
 ATTACKS = {
     "patch numpy.allclose": "import numpy as np\nnp.allclose = lambda *a, **k: True",

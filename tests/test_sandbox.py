@@ -1,4 +1,4 @@
-"""The kernel sandbox (autograder/sandbox/): real kernels, real bubblewrap, real nbgrader.
+"""The kernel sandbox (autograder/execution/sandbox/): real kernels, real bubblewrap, real nbgrader.
 
 Every check runs student-like code in a real sandboxed ipykernel and looks at
 what it could do. Tests that need bubblewrap skip (saying why) without it;
@@ -23,9 +23,10 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from autograder import sandbox
-from autograder.sandbox import (SandboxError, SandboxKernelManager, SandboxPolicy, apply_sandbox, bwrap_available,
-                                nbgrader_config_lines, probe, sandbox_argv)
+from autograder.execution import sandbox, sandboxed_nbgrader
+from autograder.execution.kernel import SandboxKernelManager
+from autograder.execution.sandbox import SandboxError, SandboxPolicy, bwrap_available, probe, sandbox_argv
+from autograder.execution.sandboxed_nbgrader import apply_sandbox, nbgrader_config_lines
 
 REPO = Path(__file__).resolve().parents[1]
 NNKIT_DIR = Path(__import__("nnkit").__file__).resolve().parent
@@ -362,8 +363,8 @@ def test_fallback_without_bwrap_warns_loudly_and_keeps_rlimits(course, monkeypat
         st = apply_sandbox(cfg, pol)
     assert st == status
     assert any("UNSANDBOXED" in rec.getMessage() for rec in caplog.records)
-    assert sandbox.SandboxedExecute in cfg.Autograde.autograde_preprocessors
-    assert SandboxPolicy.from_json(cfg.SandboxKernelManager.policy_json) == pol
+    assert sandboxed_nbgrader.SandboxedExecute in cfg.Autograde.autograde_preprocessors
+    assert SandboxPolicy.from_json(cfg.GradingKernelManager.policy_json) == pol
     # The kernel still runs, with the limits, and the launcher warns in the grader's log.
     nb, err = _run([_probe_cell("""
         import resource, os
@@ -393,9 +394,9 @@ def test_kernelspec_runs_a_sandboxed_kernel(tmp_path, monkeypatch):
 
     work = tmp_path / "work"
     work.mkdir()
-    name = sandbox.install_sandbox_kernelspec(tmp_path / "jupyter", SandboxPolicy(deny=[str(REPO / "source")]))
+    name = sandboxed_nbgrader.install_sandbox_kernelspec(tmp_path / "jupyter", SandboxPolicy(deny=[str(REPO / "source")]))
     spec = json.loads((tmp_path / "jupyter" / "kernels" / name / "kernel.json").read_text())
-    assert spec["interrupt_mode"] == "message" and "autograder.sandbox.launcher" in spec["argv"]
+    assert spec["interrupt_mode"] == "message" and "autograder.execution.sandbox.launcher" in spec["argv"]
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
 
     async def run():
@@ -518,7 +519,7 @@ def test_nbgrader_autograde_runs_in_the_sandbox(tmp_path):
     proc = run_nbgrader(course, ["autograde", "a1", "--student", "alice", "--force"], env=env)
     elapsed = time.time() - t0
     log = proc.stdout + proc.stderr
-    assert f"{sandbox.LOG_MARKER} sandbox: bubblewrap" in log, log[-3000:]
+    assert f"{sandboxed_nbgrader.LOG_MARKER} sandbox: bubblewrap" in log, log[-3000:]
     scores = read_scores(course, "a1", "alice")
     assert scores.score == 1.0 and scores.max_score == 1.0, scores
     graded = nbformat.read(course / "autograded" / "alice" / "a1" / "nb.ipynb", as_version=4)

@@ -10,5 +10,5 @@ proxies (:mod:`~.proxy`): calling one sends plain data to the kernel's agent
 relays between the two and enforces the limits (:mod:`~.host`). Random inputs
 are fresh at every grading run (:mod:`~.seeding`). The score of a test cell is
 its verdict, written into nbgrader's gradebook by
-:class:`autograder.execute.TrustedSaveAutoGrades`.
+:class:`autograder.execution.execute.TrustedSaveAutoGrades`.
 """

@@ -86,13 +86,16 @@ def verifier_command(sandbox_policy=None, state_dir=None):
     inner = [sys.executable, "-m", "autograder.verifier"]
     if sandbox_policy is None:
         return inner, None
-    from autograder.sandbox import probe, rlimit_preexec, sandbox_argv
+    from autograder.execution.limits import rlimit_preexec
+    from autograder.execution.sandbox import probe, sandbox_argv
 
     status = probe(sandbox_policy)
     if not status.sandboxed:
         return inner, rlimit_preexec(sandbox_policy, sandboxed_uid=False)
+    from autograder.execution.sandbox.policy import _privileged
+
     argv = sandbox_argv(sandbox_policy, inner, state_dir=state_dir)
-    return argv, rlimit_preexec(sandbox_policy)
+    return argv, rlimit_preexec(sandbox_policy, sandboxed_uid=_privileged())
 
 
 class VerifierProcess:

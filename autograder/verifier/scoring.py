@@ -4,7 +4,7 @@ nbgrader's ``SaveAutoGrades`` scores a test cell from its outputs (an error or
 any stderr output scores 0, a number printed last is partial credit). Those
 outputs come from the student's kernel, so they decide nothing here:
 :class:`TrustedSaveAutoGrades` scores every test cell from the verdict that
-:class:`autograder.execute.GuardedExecute` left in ``resources["nnkit_verdicts"]``
+:class:`autograder.execution.execute.GuardedExecute` left in ``resources["nnkit_verdicts"]``
 (a test cell without a verdict scores 0). Manually graded cells behave as in
 nbgrader.
 """

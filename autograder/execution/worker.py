@@ -4,7 +4,7 @@ It runs nbgrader's ``Autograde`` converter in-process (no nbgrader start-up
 per student) on its own copy of the course (its own ``gradebook.db``, so
 workers never contend for the SQLite lock), and sends back plain data:
 per-cell scores from its gradebook, failure messages and the problems
-:class:`autograder.execute.GuardedExecute` recorded. The parent process
+:class:`autograder.execution.execute.GuardedExecute` recorded. The parent process
 (:mod:`autograder.grading`) merges them into the course gradebook.
 
 Protocol on the pipe: the worker sends ``("ready", pid)``; the parent sends
@@ -112,7 +112,7 @@ def grade_student(course_dir, assignment, student, staged, config_args, log_path
     finally:
         close_logger(log)
     result = read_submission_result(course_dir, cfg.CourseDirectory.db_url, assignment, student)
-    from autograder.integrity import check_submission
+    from autograder.notebook.integrity import check_submission
 
     check_submission(course_dir, assignment, student, result)
     result["seconds"] = round(time.monotonic() - t0, 3)
@@ -175,7 +175,7 @@ def worker_main(conn, init=None):
 
 
 def main(argv=None):
-    """``python -m autograder.worker FD INIT_JSON``: serve grading tasks on the pipe with file descriptor FD."""
+    """``python -m autograder.execution.worker FD INIT_JSON``: serve grading tasks on the pipe with file descriptor FD."""
     import json
     import sys
     from multiprocessing.connection import Connection

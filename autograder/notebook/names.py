@@ -192,7 +192,7 @@ def assign_notebooks(candidates, expected, releases=None):
     (grade ids and locked cells of the release, when ``releases`` is given),
     a close name, and finally "the only notebook left for the only name left".
     """
-    from autograder.notebooks import identify
+    from autograder.notebook import identify
 
     expected = list(expected)
     canon = {canonical_stem(e): e for e in expected}

@@ -19,7 +19,7 @@ and ``source/``, stays outside:
 * limits: RLIMIT_CPU (CPU seconds per process), RLIMIT_AS (address space per
   process), RLIMIT_FSIZE (size of any file written), RLIMIT_NPROC (processes
   and threads), RLIMIT_CORE=0, a size-limited ``/tmp``; the output a kernel
-  sends back is capped on the receiving side (:class:`SandboxKernelClient`).
+  sends back is capped on the receiving side (:class:`autograder.execution.client.GradingKernelClient`).
 * identity: run as root (the grading machines), bubblewrap runs privileged
   without a user namespace and the kernel is switched (``setpriv``) to a
   fresh unprivileged uid per kernel, so RLIMIT_NPROC counts that kernel only,
@@ -32,17 +32,23 @@ the kernel still gets the rlimits, and a loud warning says it is NOT
 sandboxed: :func:`probe` returns the reason, :func:`apply_sandbox` logs it,
 and the kernel launcher prints it to nbgrader's log for every kernel.
 
-Modules: :mod:`~autograder.sandbox.policy` (what a sandbox may see and use),
-:mod:`~autograder.sandbox.paths` (host paths it binds),
-:mod:`~autograder.sandbox.bwrap` (the bubblewrap command and the probe),
-:mod:`~autograder.sandbox.limits` (rlimits), :mod:`~autograder.sandbox.launcher`
-(``python -m autograder.sandbox.launcher``: the kernel launcher) and
-:mod:`~autograder.sandbox.jupyter` (kernel manager, client, nbgrader config).
+Modules: :mod:`~autograder.execution.sandbox.policy` (what a sandbox may see and use),
+:mod:`~autograder.execution.sandbox.paths` (host paths it binds),
+:mod:`~autograder.execution.sandbox.bwrap` (the bubblewrap command and the probe),
+:mod:`~autograder.execution.sandbox.launcher`
+(``python -m autograder.execution.sandbox.launcher``: the kernel launcher).
 
-Use from nbgrader (in ``nbgrader_config.py`` after the other course settings,
-or on a ``Config`` passed to the API in the grading process)::
+The grader's kernels start through
+:class:`autograder.execution.kernel.GradingKernelManager`, which runs this
+launcher with the policy of the course (or, with ``NNKIT_SANDBOX=0``, a
+policy that switches bubblewrap off: the same launcher, the rlimits only).
+The rlimits themselves are set in one place, :mod:`autograder.execution.limits`.
 
-    from autograder.sandbox import SandboxPolicy, apply_sandbox
+Use from another nbgrader course (in ``nbgrader_config.py`` after the other
+settings, or on a ``Config`` passed to the API in the grading process)::
+
+    from autograder.execution.sandbox import SandboxPolicy
+    from autograder.execution.sandboxed_nbgrader import apply_sandbox
     status = apply_sandbox(c, SandboxPolicy.for_course(course_root, memory_mb=4096))
     # status.summary(): "sandbox: bubblewrap ..." or "UNSANDBOXED: <why>; <how to fix>"
 
@@ -51,9 +57,9 @@ nbgrader only logs errors in its config file and goes on: run it with
 ``TRAITLETS_APPLICATION_RAISE_CONFIG_FILE_ERROR=1`` and/or check its log for
 :data:`LOG_MARKER`.
 
-Use from nbclient::
+Use from nbclient (``SandboxKernelManager`` is in :mod:`autograder.execution.kernel`)::
 
-    c = Config(); c.SandboxKernelManager.policy_json = policy.to_json()
+    c = Config(); c.GradingKernelManager.policy_json = policy.to_json()
     NotebookClient(nb, kernel_manager_class=SandboxKernelManager, config=c,
                    resources={"metadata": {"path": workdir}}).execute()
 """
@@ -61,24 +67,9 @@ Use from nbclient::
 
 from __future__ import annotations
 
-from autograder.sandbox.policy import (INNER_HOME, INNER_RUNTIME, INSTALL_HINT, SandboxError,  # noqa: F401
+from autograder.execution.sandbox.policy import (INNER_HOME, INNER_RUNTIME, INSTALL_HINT, SandboxError,  # noqa: F401
                                        SandboxPolicy, bwrap_path, course_deny_paths, default_data_paths)
-from autograder.sandbox.paths import python_paths, system_paths  # noqa: F401
-from autograder.sandbox.bwrap import (SandboxStatus, bwrap_available, hidden_files, kernel_uid,  # noqa: F401
+from autograder.execution.sandbox.paths import python_paths, system_paths  # noqa: F401
+from autograder.execution.sandbox.bwrap import (SandboxStatus, bwrap_available, hidden_files, kernel_uid,  # noqa: F401
                                       probe, sandbox_argv, sandbox_env)
-from autograder.sandbox.limits import rlimit_preexec, rlimit_values  # noqa: F401
-from autograder.sandbox.launcher import cleanup_state, runtime_dir_for  # noqa: F401
-from autograder.sandbox.jupyter import (LOG_MARKER, BudgetIOPubChannel, SandboxKernelClient,  # noqa: F401
-                                        SandboxKernelManager, apply_sandbox, install_sandbox_kernelspec,
-                                        nbgrader_config_lines, sandboxed_execute_class,
-                                        sandboxed_kernel_manager_class)
-
-
-def __getattr__(name):
-    # SandboxedExecute (nbgrader's Execute, sandboxed) is built on first use: importing nbgrader is slow
-    # and the kernel launcher does not need it.
-    if name == "SandboxedExecute":
-        from nbgrader.preprocessors import Execute
-
-        return sandboxed_execute_class(Execute)
-    raise AttributeError(name)
+from autograder.execution.sandbox.launcher import cleanup_state, runtime_dir_for  # noqa: F401

@@ -1,6 +1,6 @@
 """Kernel launcher: run a Jupyter kernel command inside the nnkit sandbox.
 
-    python -m autograder.sandbox.launcher (--policy FILE | --policy-json JSON) -- KERNEL_ARGV...
+    python -m autograder.execution.sandbox.launcher (--policy FILE | --policy-json JSON) -- KERNEL_ARGV...
 
 ``KERNEL_ARGV`` is the kernel's usual command line with ``-f CONNECTION_FILE``
 (e.g. ``python -m ipykernel_launcher -f {connection_file}``). The launcher
@@ -35,9 +35,9 @@ import sys
 import threading
 import time
 
-from autograder.sandbox.policy import INNER_RUNTIME, SandboxError, SandboxPolicy
-from autograder.sandbox.bwrap import _privileged, kernel_uid, probe, sandbox_argv, sandbox_env
-from autograder.sandbox.limits import rlimit_preexec
+from autograder.execution.sandbox.policy import INNER_RUNTIME, SandboxError, SandboxPolicy
+from autograder.execution.sandbox.bwrap import _privileged, kernel_uid, probe, sandbox_argv, sandbox_env
+from autograder.execution.limits import rlimit_preexec
 
 
 RPC_ENV = "NNKIT_RPC_SOCKET"
@@ -118,7 +118,7 @@ def _prepare_runtime(conn_path: str, policy: SandboxPolicy, uid):
         conn = json.load(f)
     if conn.get("transport", "tcp") != "ipc" and not policy.allow_network:
         raise SandboxError("a sandboxed kernel has no network: start it with the ipc transport "
-                           "(c.KernelManager.transport = 'ipc', or use autograder.sandbox.SandboxKernelManager)")
+                           "(c.KernelManager.transport = 'ipc', or use autograder.execution.sandbox.SandboxKernelManager)")
     if conn.get("transport") == "ipc" and not os.path.isabs(conn.get("ip", "")):
         raise SandboxError(f"the connection file gives a relative ipc path ({conn.get('ip')!r}); the launcher "
                            "cannot tell where the client looks: set an absolute KernelManager.ip")
@@ -154,7 +154,7 @@ def main(argv=None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     cut = argv.index("--")
-    ap = argparse.ArgumentParser(prog="python -m autograder.sandbox.launcher")
+    ap = argparse.ArgumentParser(prog="python -m autograder.execution.sandbox.launcher")
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--policy", help="SandboxPolicy JSON file")
     g.add_argument("--policy-json", help="SandboxPolicy as JSON text")
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
                 json.dump(state, f)
             binds = [(rt, INNER_RUNTIME)]
             rpc = os.environ.get(RPC_ENV)
-            if rpc and os.path.isdir(os.path.dirname(rpc)):  # the grader's RPC socket (see autograder.kernel)
+            if rpc and os.path.isdir(os.path.dirname(rpc)):  # the grader's RPC socket (see autograder.execution.kernel)
                 binds.append((os.path.dirname(rpc), INNER_RPC))
                 policy.env[RPC_ENV] = f"{INNER_RPC}/{os.path.basename(rpc)}"
             cmd = sandbox_argv(policy, kernel_argv, state_dir=os.path.join(rt, "etc"), extra_binds=binds, uid=uid)

@@ -1,6 +1,8 @@
-"""The rlimits of a sandboxed process (memory, CPU, processes, file size), set between fork and exec.
+"""The one place that sets the limits of a grading process: memory, CPU, processes, file size, core dumps.
 
-Part of :mod:`autograder.sandbox` (see its docstring for the whole design).
+Every kernel and the verifier get their rlimits here, from a
+:class:`~autograder.execution.sandbox.SandboxPolicy`, between fork and exec
+(:func:`rlimit_preexec`), whether bubblewrap isolates them or not.
 """
 
 from __future__ import annotations
@@ -8,9 +10,10 @@ from __future__ import annotations
 import os
 import resource
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING
 
-from autograder.sandbox.policy import SandboxPolicy, _privileged, bwrap_path
+if TYPE_CHECKING:  # pragma: no cover
+    from autograder.execution.sandbox.policy import SandboxPolicy
 
 # ---------------------------------------------------------------- rlimits
 
@@ -33,7 +36,7 @@ def _count_user_tasks(uid: int) -> int:
     return n
 
 
-def rlimit_values(policy: SandboxPolicy, sandboxed_uid: bool) -> dict:
+def rlimit_values(policy: "SandboxPolicy", sandboxed_uid: bool) -> dict:
     """``{resource: (soft, hard)}`` for the kernel.
 
     With a fresh uid the process limit is ``max_processes``; otherwise
@@ -57,10 +60,11 @@ def rlimit_values(policy: SandboxPolicy, sandboxed_uid: bool) -> dict:
     return lim
 
 
-def rlimit_preexec(policy: SandboxPolicy, sandboxed_uid: Optional[bool] = None):
-    """A ``preexec_fn`` that lowers the rlimits of the child to the policy's (never raises a hard limit)."""
-    if sandboxed_uid is None:
-        sandboxed_uid = _privileged() and bwrap_path(policy) is not None
+def rlimit_preexec(policy: "SandboxPolicy", sandboxed_uid: bool):
+    """A ``preexec_fn`` that lowers the rlimits of the child to the policy's (never raises a hard limit).
+
+    ``sandboxed_uid``: the child runs as a fresh uid of its own (the process limit then counts it alone).
+    """
     values = rlimit_values(policy, sandboxed_uid)
 
     def preexec():

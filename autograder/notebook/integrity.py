@@ -339,7 +339,7 @@ def _without_hidden_tests(nb):
 def locked_edits(submission, master, release=None):
     """``locked_edit`` findings: locked cells whose submitted source matches neither
     the master (markers stripped) nor the release."""
-    from autograder.notebooks import strip_markers
+    from autograder.notebook import strip_markers
 
     allowed = {}
     _locked_sources(strip_markers(master), allowed)
@@ -375,7 +375,7 @@ def guard_reports(executed):
 
 
 def check_submission(course_dir, assignment, student, result):
-    """Add the tamper reports of a graded ``result`` (see :mod:`autograder.worker`) to its problems.
+    """Add the tamper reports of a graded ``result`` (see :mod:`autograder.execution.worker`) to its problems.
 
     Reads the submitted notebooks (static scan against ``source/`` and
     ``release/``) and the autograded ones (guard reports). Each finding becomes

@@ -1,6 +1,6 @@
 """The host paths a sandbox binds: the Python installation, packages, system files; deny checks.
 
-Part of :mod:`autograder.sandbox` (see its docstring for the whole design).
+Part of :mod:`autograder.execution.sandbox` (see its docstring for the whole design).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import importlib.util
 import os
 import sys
 
-from autograder.sandbox.policy import ETC_PATHS, SandboxError
+from autograder.execution.sandbox.policy import ETC_PATHS, SandboxError
 
 # ---------------------------------------------------------------- paths
 

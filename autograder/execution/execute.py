@@ -20,15 +20,15 @@ autograde step. On top of nbgrader's per-cell timeout it
 Test cells that were not run get an error output (``NotRun``), because
 nbgrader gives full marks to a test cell without output. What happened is
 written to the notebook metadata under ``nnkit_grading`` (``problems``: list of
-``{"kind", "message"}``; ``seconds``), where :mod:`autograder.worker` reads it.
+``{"kind", "message"}``; ``seconds``), where :mod:`autograder.execution.worker` reads it.
 
-Kernels start through :class:`autograder.kernel.LimitedKernelManager` unless
-``c.GuardedExecute.kernel_manager_class`` names another one (a sandbox).
+Kernels start through :class:`autograder.execution.kernel.GradingKernelManager`
+(sandboxed or not, by its ``policy_json``); the sandbox status is logged for
+every notebook.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import select
 import time
@@ -43,7 +43,7 @@ from nbgrader import utils as nbutils
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Enum, Integer, Unicode
 
-from autograder.kernel import LimitedKernelManager
+from autograder.execution.kernel import GradingKernelManager, log_sandbox_status
 from autograder.records import ProblemKind, problem
 from autograder.verifier import cells as vcells
 from autograder.verifier.host import KernelLink, Verdict, VerifierError, VerifierProcess
@@ -62,7 +62,7 @@ def shared_verifier(policy_json=""):
 
         policy = None
         if policy_json:
-            from autograder.sandbox import SandboxPolicy
+            from autograder.execution.sandbox import SandboxPolicy
 
             policy = SandboxPolicy.from_json(policy_json)
         proc = _VERIFIERS[policy_json] = VerifierProcess(policy)
@@ -98,19 +98,6 @@ def _msg_sizes(msg):
     return len(str(content.get("traceback", ""))) + len(str(content.get("evalue", ""))), 0
 
 
-def _configured_kernel_manager(kwargs):
-    """``GuardedExecute.kernel_manager_class`` from the config (nbgrader's Execute would override it)."""
-    cfg = kwargs.get("config")
-    if cfg is None and kwargs.get("parent") is not None:
-        cfg = getattr(kwargs["parent"], "config", None)
-    value = (cfg or {}).get("GuardedExecute", {}).get("kernel_manager_class") if cfg is not None else None
-    if isinstance(value, str):
-        from traitlets.utils.importstring import import_item
-
-        value = import_item(value)
-    return value
-
-
 class GuardedExecute(Execute):
     """``Execute`` with a notebook time limit, dead-kernel handling and output caps (see module doc)."""
 
@@ -129,7 +116,7 @@ class GuardedExecute(Execute):
     record_dir = Unicode("", help="folder where everything sent to the student's kernel is recorded (tests)").tag(config=True)
 
     def __init__(self, *args, **kwargs):
-        kwargs.setdefault("kernel_manager_class", _configured_kernel_manager(kwargs) or LimitedKernelManager)
+        kwargs.setdefault("kernel_manager_class", GradingKernelManager)
         super().__init__(*args, **kwargs)
         self._reset_guards()
 
@@ -217,6 +204,7 @@ class GuardedExecute(Execute):
         self._reset_guards()
         self._resources_nbgrader = dict((resources or {}).get("nbgrader", {}))
         try:
+            log_sandbox_status(self.log, self.config)
             nb, resources = super().preprocess(nb, resources, km)
         except (KeyboardInterrupt, SystemExit):
             raise

@@ -1,6 +1,6 @@
 """What a sandboxed process may see and use: the policy, its defaults for a course, its errors.
 
-Part of :mod:`autograder.sandbox` (see its docstring for the whole design).
+Part of :mod:`autograder.execution.sandbox` (see its docstring for the whole design).
 """
 
 from __future__ import annotations

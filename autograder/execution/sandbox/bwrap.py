@@ -1,6 +1,6 @@
 """The bubblewrap command line for a policy, the probe that says whether it works, the environment inside.
 
-Part of :mod:`autograder.sandbox` (see its docstring for the whole design).
+Part of :mod:`autograder.execution.sandbox` (see its docstring for the whole design).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
-from autograder.sandbox.policy import _privileged, bwrap_path, BWRAP_ENV, ENV_PASSTHROUGH, ENV_PASSTHROUGH_PREFIXES, INNER_HOME, INSTALL_HINT, SandboxError, SandboxPolicy, UID_BASE
-from autograder.sandbox.paths import _check_denied, _inside, _package_dirs, python_paths, system_paths
-from autograder.sandbox.limits import rlimit_preexec
+from autograder.execution.sandbox.policy import _privileged, bwrap_path, BWRAP_ENV, ENV_PASSTHROUGH, ENV_PASSTHROUGH_PREFIXES, INNER_HOME, INSTALL_HINT, SandboxError, SandboxPolicy, UID_BASE
+from autograder.execution.sandbox.paths import _check_denied, _inside, _package_dirs, python_paths, system_paths
+from autograder.execution.limits import rlimit_preexec
 
 # ---------------------------------------------------------------- bubblewrap
 
@@ -70,7 +70,7 @@ def probe(policy: Optional[SandboxPolicy] = None, refresh: bool = False) -> Sand
             try:
                 argv = sandbox_argv(test, ["true"], state_dir=tmp)
                 proc = subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                                      preexec_fn=rlimit_preexec(test))
+                                      preexec_fn=rlimit_preexec(test, sandboxed_uid=_privileged()))
                 ok, err = proc.returncode == 0, (proc.stderr or proc.stdout).strip()
             except (OSError, subprocess.SubprocessError, SandboxError) as e:
                 ok, err = False, str(e)

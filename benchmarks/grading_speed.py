@@ -18,6 +18,10 @@ e.g. ``git worktree add /tmp/base 8edba3c``, with its interpreter in
 submissions with both versions, ``--workers 2``, alternating (other, this, this,
 other, ...) ``--repeat`` times, and prints each version's seconds per submission
 (median and spread) side by side with the ratio (target: at most +20%).
+The demo class, graded side by side (the submissions an old ``demo --out D`` generated)::
+
+    python benchmarks/grading_speed.py --course . --assignment numpy_nets,pytorch_imdb \
+        --submitted D/course/submitted --compare-with /tmp/base --repeat 2
 
 Otherwise it runs them in the order 1, 2, 3, 3, 2, 1 (half of the nbclient runs at each end), so that a
 change in machine load during the benchmark weighs on every side alike. It
@@ -50,15 +54,20 @@ from autograder.notebook import solution_notebook  # noqa: E402
 from autograder.manifest import load_manifest  # noqa: E402
 
 
-def make_course(src, a, dest, n):
-    """A course in ``dest`` with ``n`` students who all handed in the reference solution."""
+def make_course(src, a, dest, n, submitted=None):
+    """A course in ``dest`` with ``n`` students who all handed in the reference solution (or, with
+    ``submitted``, a folder ``<student>/<a>/*.ipynb`` such as a demo course's ``submitted/``, those)."""
     import nbformat
 
-    (dest / "assignments").mkdir(parents=True)
+    (dest / "assignments").mkdir(parents=True, exist_ok=True)
     shutil.copy2(src / "assignments" / f"{a}.toml", dest / "assignments" / f"{a}.toml")
     shutil.copytree(src / "source" / a, dest / "source" / a,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     manifest = load_manifest(src, a)
+    if submitted is not None:
+        for folder in sorted(Path(submitted).glob(f"*/{a}")):
+            shutil.copytree(folder, dest / "submitted" / folder.parent.name / a)
+        return manifest
     for i in range(n):
         folder = dest / "submitted" / f"student{i:02d}" / a
         folder.mkdir(parents=True)
@@ -128,10 +137,15 @@ def run_grade(course, a, workers, python=None, repo=None):
     return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1]
 
 
-def compare(src, a, n, other, other_python, repeat):
-    """Grade ``n`` solution submissions with this version and with the checkout ``other`` (each with its
-    own master notebooks when ``src`` is in this repository); print both."""
-    print(f"grading-speed comparison: assignment {a} from {src}, {n} submissions, --workers 2, {repeat} rounds; "
+def compare(src, assignments, n, other, other_python, repeat, submitted=None):
+    """Grade ``n`` solution submissions (or those in ``submitted``) of every assignment in ``assignments``
+    with this version and with the checkout ``other`` (each with its own master notebooks when ``src`` is
+    in this repository); print both."""
+    if submitted is not None:
+        n = len({p.parent.name for a in assignments for p in Path(submitted).glob(f"*/{a}")})
+    a = ",".join(assignments)
+    print(f"grading-speed comparison: assignment(s) {a} from {src}, {n} submissions"
+          f"{f' from {submitted}' if submitted else ''}, --workers 2, {repeat} rounds; "
           f"this version ({REPO}) vs {other} ({other_python}); load average {os.getloadavg()[0]:.2f}")
     runs = {"this": [], "other": []}
     cpus = {"this": [], "other": []}
@@ -144,13 +158,20 @@ def compare(src, a, n, other, other_python, repeat):
             course = Path(tmp) / f"c{i}"
             # each version grades its own master notebooks (hidden tests are written for its grader)
             own_src = src if who == "this" or not src.is_relative_to(REPO) else other / src.relative_to(REPO)
-            make_course(own_src, a, course, n)
             py, repo = (None, None) if who == "this" else (other_python, other)
-            wall, grades, per, line = run_grade(course, a, 2, python=py, repo=repo)
+            wall = cpu = points = 0.0
+            lines = []
+            for one in assignments:
+                make_course(own_src, one, course, n, submitted)
+                w, grades, per, line = run_grade(course, one, 2, python=py, repo=repo)
+                wall, cpu = wall + w, cpu + run_grade.cpu
+                points += sum(sc or 0 for g in grades.values() for _, _, sc in g)
+                lines.append(line)
+            line = "; ".join(lines)
             runs[who].append(wall / n)
-            cpus[who].append(run_grade.cpu / n)
-            scores[who].add(sum(sc or 0 for g in grades.values() for _, _, sc in g))
-            print(f"  {who:5s} round {len(runs[who])}: {wall / n:6.2f} s per submission, {run_grade.cpu / n:6.2f} CPU s "
+            cpus[who].append(cpu / n)
+            scores[who].add(points)
+            print(f"  {who:5s} round {len(runs[who])}: {wall / n:6.2f} s per submission, {cpu / n:6.2f} CPU s "
                   f"per submission, load average {os.getloadavg()[0]:.2f}  [{line}]")
     med = {k: statistics.median(v) for k, v in runs.items()}
     for k in ("other", "this"):
@@ -177,11 +198,15 @@ def main():
                     help="course to take the assignment from (default: the test fixture course)")
     ap.add_argument("--assignment", default="bench")
     ap.add_argument("--submissions", type=int, default=8)
+    ap.add_argument("--submitted", metavar="DIR", help="with --compare-with: grade the submissions in DIR "
+                    "(<student>/<assignment>/*.ipynb, e.g. the submitted/ folder of `python -m autograder demo "
+                    "--out D`) instead of copies of the solution; --assignment may list several, comma-separated")
     args = ap.parse_args()
     src, a, n = Path(args.course).resolve(), args.assignment, args.submissions
     if args.compare_with:
         other = Path(args.compare_with).resolve()
-        return compare(src, a, n, other, args.compare_python or str(other / ".venv" / "bin" / "python"), args.repeat)
+        return compare(src, a.split(","), n, other, args.compare_python or str(other / ".venv" / "bin" / "python"),
+                       args.repeat, Path(args.submitted).resolve() if args.submitted else None)
     print(f"grading-speed benchmark: assignment {a} from {src}, {n} submissions, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         tmp = Path(tmp)

@@ -51,6 +51,10 @@ class CourseError(RuntimeError):
     """A problem the user must fix; the message says how."""
 
 
+class GradebookConflict(CourseError):
+    """The gradebook has submissions graded against other cells of this master (nbgrader will not change them)."""
+
+
 def default_course_root():
     """``$NNKIT_COURSE``, else the current directory when it holds ``assignments/``, else the repository."""
     env = os.environ.get("NNKIT_COURSE")
@@ -247,40 +251,59 @@ class Course:
         return rel
 
     def _generate(self, a, m, force):
+        try:
+            files = self.generate_assignment(a, self.state_dir(a) / "logs" / "generate.log", db_url=self.db_url)
+        except GradebookConflict:
+            if not force:
+                raise CourseError(
+                    f"source/{a} changed its graded cells after submissions were graded; nbgrader "
+                    f"cannot update them. Rerun with --force to drop the old grades of {a} and "
+                    "regrade everyone.") from None
+            with self.gradebook() as gb:
+                gb.remove_assignment(a)
+            files = self.generate_assignment(a, self.state_dir(a) / "logs" / "generate.log", db_url=self.db_url)
+        out = self.graded_release_dir(a)
+        if out.exists():
+            shutil.rmtree(out)
+        for rel, data in files.items():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(data)
+        return out
+
+    def generate_assignment(self, a, log_path, db_url=None, log_mode="a"):
+        """Run nbgrader's generate_assignment on ``source/<a>``: the one place that does.
+
+        It runs in-process in a scratch course (solutions replaced by the code
+        stub, hidden tests removed, cells locked and checksummed, outputs
+        cleared) and returns ``{relative path: bytes}`` of the generated
+        ``release/<a>``. ``db_url``: the gradebook that learns the master's
+        cells (``None``: a scratch one). Raises :class:`GradebookConflict`
+        when that gradebook has submissions graded against other cells, and
+        :class:`CourseError` (with the log's tail) on any other failure.
+        """
         from nbgrader.converters import GenerateAssignment
         from nbgrader.converters.base import NbGraderException
         from nbgrader.coursedir import CourseDirectory
 
         ensure_alembic_on_path()
-        log = nbgrader_logger(self.state_dir(a) / "logs" / "generate.log")
+        log = nbgrader_logger(log_path, mode=log_mode)
         try:
-            for attempt in (1, 2):
-                with tempfile.TemporaryDirectory(prefix="nnkit-gen-") as tmp:
-                    shutil.copytree(self.source_dir(a), Path(tmp) / "source" / a, ignore=IGNORED)
-                    cfg = make_config(tmp)
-                    cfg.CourseDirectory.db_url = self.db_url
-                    cfg.CourseDirectory.assignment_id = a
-                    cfg.GenerateAssignment.force = True
-                    conv = GenerateAssignment(coursedir=CourseDirectory(config=cfg, log=log), config=cfg, log=log)
-                    try:
-                        conv.start()
-                    except NbGraderException as exc:
-                        text = self.log_tail(self.state_dir(a) / "logs" / "generate.log")
-                        if "submissions associated" in text and attempt == 1:
-                            if not force:
-                                raise CourseError(
-                                    f"source/{a} changed its graded cells after submissions were graded; nbgrader "
-                                    f"cannot update them. Rerun with --force to drop the old grades of {a} and "
-                                    "regrade everyone.") from None
-                            with self.gradebook() as gb:
-                                gb.remove_assignment(a)
-                            continue
-                        raise CourseError(f"nbgrader generate_assignment failed for {a}: {exc}\n{text}") from None
-                    out = self.graded_release_dir(a)
-                    if out.exists():
-                        shutil.rmtree(out)
-                    shutil.copytree(Path(tmp) / "release" / a, out)
-                    return out
+            with tempfile.TemporaryDirectory(prefix="nnkit-gen-") as tmp:
+                shutil.copytree(self.source_dir(a), Path(tmp) / "source" / a, ignore=IGNORED)
+                cfg = make_config(tmp)
+                if db_url:
+                    cfg.CourseDirectory.db_url = db_url
+                cfg.CourseDirectory.assignment_id = a
+                cfg.GenerateAssignment.force = True
+                try:
+                    GenerateAssignment(coursedir=CourseDirectory(config=cfg, log=log), config=cfg, log=log).start()
+                except NbGraderException as exc:
+                    text = self.log_tail(log_path)
+                    if "submissions associated" in text:
+                        raise GradebookConflict(f"nbgrader generate_assignment failed for {a}: {exc}") from None
+                    raise CourseError(f"nbgrader generate_assignment failed for {a}: {exc}\n{text}") from None
+                rel = Path(tmp) / "release" / a
+                return {p.relative_to(rel).as_posix(): p.read_bytes() for p in sorted(rel.rglob("*")) if p.is_file()}
         finally:
             close_logger(log)
 

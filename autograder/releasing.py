@@ -1,7 +1,7 @@
 """``release``: regenerate ``release/<a>`` (the student version) from ``source/<a>``.
 
-nbgrader's generate_assignment (in-process, in a scratch course with its own
-database) replaces solutions with the code stub, removes hidden tests, locks
+nbgrader's generate_assignment (:meth:`autograder.course.Course.generate_assignment`,
+in a scratch course with its own database) replaces solutions with the code stub, removes hidden tests, locks
 and checksums cells and clears every output. Only files whose content changed
 are rewritten (notebooks compared without volatile fields), files no longer
 generated are removed, and the course gradebook learns the new master.
@@ -9,15 +9,11 @@ generated are removed, and the course gradebook learns the new master.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import nbformat
 
-from autograder.course import IGNORED, Course, CourseError, close_logger, nbgrader_logger
-from autograder.nbconfig import ensure_alembic_on_path, make_config
+from autograder.course import Course, CourseError
 
 
 @dataclass
@@ -35,28 +31,8 @@ class ReleaseSummary:
 
 
 def build_release(course, a):
-    """``{relative path: bytes}`` of a freshly generated ``release/<a>``."""
-    from nbgrader.converters import GenerateAssignment
-    from nbgrader.converters.base import NbGraderException
-    from nbgrader.coursedir import CourseDirectory
-
-    ensure_alembic_on_path()
-    log = nbgrader_logger(course.state_dir(a) / "logs" / "release.log", mode="w")
-    try:
-        with tempfile.TemporaryDirectory(prefix="nnkit-release-") as tmp:
-            shutil.copytree(course.source_dir(a), Path(tmp) / "source" / a, ignore=IGNORED)
-            cfg = make_config(tmp)
-            cfg.CourseDirectory.assignment_id = a
-            cfg.GenerateAssignment.force = True
-            try:
-                GenerateAssignment(coursedir=CourseDirectory(config=cfg, log=log), config=cfg, log=log).start()
-            except NbGraderException as exc:
-                raise CourseError(f"nbgrader generate_assignment failed for {a}: {exc}\n"
-                                  + course.log_tail(course.state_dir(a) / "logs" / "release.log")) from None
-            rel = Path(tmp) / "release" / a
-            return {p.relative_to(rel).as_posix(): p.read_bytes() for p in sorted(rel.rglob("*")) if p.is_file()}
-    finally:
-        close_logger(log)
+    """``{relative path: bytes}`` of a freshly generated ``release/<a>`` (:meth:`Course.generate_assignment`)."""
+    return course.generate_assignment(a, course.state_dir(a) / "logs" / "release.log", log_mode="w")
 
 
 def _normalized(nb):

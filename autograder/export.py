@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import Course
+from autograder.hand_grades import read_hand_grades, with_hand_grades
 
 CSV_COLUMNS = ["student", "score", "max", "late", "hours_late", "reason"]
 
@@ -40,7 +41,9 @@ def class_rows(course, a):
 
     course = course if isinstance(course, Course) else Course(course)
     manifest = course.manifest(a)
-    grading = course.state(a, "grading.json", {"students": {}}).get("students", {})
+    hand = read_hand_grades(course, a)
+    grading = {s: with_hand_grades(e, hand.get(s))
+               for s, e in course.state(a, "grading.json", {"students": {}}).get("students", {}).items()}
     collected = course.state(a, "collect.json", {"students": {}})
     roster = set(collected.get("roster", []))
     subs = {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import Course, close_logger, nbgrader_logger
+from autograder.hand_grades import read_hand_grades, with_hand_grades
 
 
 @dataclass
@@ -43,7 +44,9 @@ class FeedbackSummary:
 
 def student_notes(entry):
     """Lines for the notes cell: score, what was repaired, what went wrong (no test source)."""
-    lines = [f"Autograded score: {entry.get('score', 0):g} / {entry.get('max_score', 0):g}"]
+    hand = [c for c in entry.get("cells", []) if c.get("manual") and c.get("score") is not None]
+    lines = [f"Score: {entry.get('score', 0):g} / {entry.get('max_score', 0):g}"
+             + (f" ({sum(c['score'] for c in hand):g} of them graded by hand)" if hand else "")]
     if entry.get("manual_pending"):
         lines.append(f"{entry['manual_pending']:g} points are graded by hand and not included yet")
     for p in entry.get("problems", []):
@@ -72,6 +75,8 @@ def generate_feedback(course, a, students=None, progress=None):
     course = course if isinstance(course, Course) else Course(course)
     course.manifest(a)
     state = course.state(a, "grading.json", {"students": {}}).get("students", {})
+    hand = read_hand_grades(course, a)
+    state = {s: with_hand_grades(e, hand.get(s)) for s, e in state.items()}
     summary = FeedbackSummary(a)
     targets = list(students) if students else sorted(state)
     for s in targets:

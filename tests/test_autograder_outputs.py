@@ -39,7 +39,7 @@ def test_feedback_has_scores_and_messages_but_no_hidden_tests(course, feedback_r
         assert "HIDDEN-MARKER" not in text, page
         assert "BEGIN HIDDEN TESTS" not in text, page
     blank = (course / "feedback" / "blank" / A / "01_basics.html").read_text()
-    assert "NotImplementedError" in blank and "Autograded score: 0 / 8" in blank
+    assert "NotImplementedError" in blank and "Score: 0 / 8" in blank
     assert "Cell In[" not in blank  # test tracebacks quote test source: reduced to the message
     colab = (course / "feedback" / "colab" / A / "01_basics.html").read_text()
     assert "nbgrader metadata missing" in colab

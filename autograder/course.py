@@ -28,6 +28,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from autograder.course_values import CourseValueError, fill_folder, install_spec
 from autograder.manifest import list_assignments, load_manifest
 from autograder.nbconfig import ensure_alembic_on_path, make_config
 
@@ -211,7 +212,12 @@ class Course:
         write_json(self.state_dir(a) / name, data)
 
     def master_hash(self, a):
-        return tree_hash(self.source_dir(a))
+        """Hash of what a graded release of ``a`` is made from: ``source/<a>``, its manifest (thresholds and
+        points are written into the notebooks) and ``course.toml``."""
+        h = hashlib.sha256(tree_hash(self.source_dir(a)).encode())
+        for extra in (self.root / "assignments" / f"{a}.toml", self.root / "course.toml"):
+            h.update(extra.read_bytes() if extra.is_file() else b"-")
+        return h.hexdigest()
 
     # ---- gradebook -----------------------------------------------------------------------------
     def gradebook(self):
@@ -290,6 +296,10 @@ class Course:
         try:
             with tempfile.TemporaryDirectory(prefix="nnkit-gen-") as tmp:
                 shutil.copytree(self.source_dir(a), Path(tmp) / "source" / a, ignore=IGNORED)
+                try:
+                    fill_folder(Path(tmp) / "source" / a, self.manifest(a), install_spec(self.root))
+                except CourseValueError as exc:
+                    raise CourseError(str(exc)) from None
                 cfg = make_config(tmp)
                 if db_url:
                     cfg.CourseDirectory.db_url = db_url

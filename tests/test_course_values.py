@@ -1,0 +1,96 @@
+"""One truth per number: the manifest's thresholds and points and the course's install spec reach the
+student prose, the release and the hidden tests from one place (:mod:`autograder.course_values`)."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.course_values import DEFAULT_INSTALL, CourseValueError, fill, install_spec
+from autograder.manifest import load_manifest
+from fixtures.autograder_support import put, run_cli
+
+A, NB = "limits", "01_limit.ipynb"
+
+
+def _meta(gid, **kw):
+    return {"nbgrader": {"grade_id": gid, "schema_version": 3, "grade": False, "solution": False, "locked": False, **kw}}
+
+
+def _master():
+    return new_notebook(cells=[
+        new_code_cell('try:\n    import nnkit\nexcept ImportError:\n    %pip install -q "' + DEFAULT_INSTALL + '"\n'
+                      '    import nnkit', metadata=_meta("setup", locked=True)),
+        new_markdown_cell("Write `score()`. Full marks ({{ points }} of {{ points.total }} points) when it reaches "
+                          "{{ thresholds.limit }}.", metadata=_meta("intro", locked=True)),
+        new_code_cell("def score():\n    ### BEGIN SOLUTION\n    return 0.9\n    ### END SOLUTION",
+                      metadata=_meta("answer", solution=True)),
+        new_code_cell("limit = 0.5  # manifest: thresholds.limit\nassert score() >= limit, f'score below {limit}'",
+                      metadata=_meta("test_limit", grade=True, locked=True, points=3)),
+    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+
+
+def _course(root, limit, install=None):
+    (root / "source" / A).mkdir(parents=True)
+    (root / "assignments").mkdir()
+    nbformat.write(_master(), root / "source" / A / NB)
+    (root / "assignments" / f"{A}.toml").write_text(
+        f'title = "Limits"\nnotebooks = ["{NB}"]\n[limits]\ncell_timeout = 30\nnotebook_timeout = 60\n'
+        f'memory_mb = 1536\n[points]\n"{NB}" = 3\n[thresholds]\nlimit = {limit}\n')
+    if install:
+        (root / "course.toml").write_text(f'[students]\ninstall = "{install}"\n')
+    return root
+
+
+def test_fill_writes_prose_threshold_literal_and_install_spec(tmp_path):
+    manifest = load_manifest(_course(tmp_path, 0.75), A)
+    nb = _master()
+    assert fill(nb, manifest, NB, "nnkit @ git+https://example.org/fork.git") == 5
+    assert "(3 of 3 points) when it reaches 0.75." in nb.cells[1].source
+    assert nb.cells[3].source.startswith("limit = 0.75  # manifest: thresholds.limit\n")
+    assert '%pip install -q "nnkit @ git+https://example.org/fork.git"' in nb.cells[0].source
+
+
+def test_unknown_placeholder_names_the_notebook_and_the_fix(tmp_path):
+    manifest = load_manifest(_course(tmp_path, 0.75), A)
+    nb = _master()
+    nb.cells[1].source += " {{ thresholds.missing }}"
+    with pytest.raises(CourseValueError, match=r"source/limits/01_limit.ipynb: \{\{ thresholds.missing \}\}.*add it"):
+        fill(nb, manifest, NB, DEFAULT_INSTALL)
+
+
+def test_install_spec_comes_from_course_toml(tmp_path):
+    assert install_spec(tmp_path) == DEFAULT_INSTALL
+    (tmp_path / "course.toml").write_text('[students]\ninstall = "nnkit @ git+https://example.org/fork.git"\n')
+    assert install_spec(tmp_path) == "nnkit @ git+https://example.org/fork.git"
+    (tmp_path / "course.toml").write_text('[students]\ninstall = "numpy"\n')
+    with pytest.raises(CourseValueError, match="must be a pip spec for nnkit"):
+        install_spec(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_threshold_changed_in_the_manifest_reaches_prose_and_hidden_test(tmp_path):
+    fork = "nnkit @ git+https://example.org/our-course/nnkit.git"
+    course = _course(tmp_path / "course", 0.5, install=fork)
+    run_cli("release", A, course=course)
+    rel = nbformat.read(course / "release" / A / NB, as_version=4)
+    assert "reaches 0.5." in rel.cells[1].source and f'"{fork}"' in rel.cells[0].source
+    solution = nbformat.read(course / "source" / A / NB, as_version=4)
+    put(course, "ann", {NB: solution}, a=A)
+    run_cli("grade", A, course=course)
+    state = json.loads((course / "grades" / A / "grading.json").read_text())["students"]["ann"]
+    assert state["score"] == 3, state
+
+    # one change, in the manifest: the prose and the hidden test follow it
+    manifest = course / "assignments" / f"{A}.toml"
+    manifest.write_text(manifest.read_text().replace("limit = 0.5", "limit = 0.95"))
+    run_cli("release", A, course=course)
+    rel = nbformat.read(course / "release" / A / NB, as_version=4)
+    assert "reaches 0.95." in rel.cells[1].source
+    run_cli("grade", A, "--force", course=course)
+    state = json.loads((course / "grades" / A / "grading.json").read_text())["students"]["ann"]
+    cell = next(c for c in state["cells"] if c["grade_id"] == "test_limit")
+    assert state["score"] == 0 and "score below 0.95" in cell["message"], state

@@ -109,6 +109,31 @@ WRONG_01 = [
     wrong("svm_dx_missing_correct_class_term", NB1, "svm_loss",
           [("    dx[rows, y] -= violated.sum(axis=1)\n", "")],
           ["test_svm_loss", "test_svm_loss_grad_hidden"]),
+    # -- conventions at the edges: the derivative at exactly 0 (issue 10)
+    wrong("leaky_relu_backward_zero_at_zero", NB1, "leaky_relu",
+          [("    dx = dout * np.where(x > 0, 1.0, negative_slope)", "    dx = dout * ((x > 0) + negative_slope * (x < 0))")],
+          ["test_leaky_relu_backward_hidden"]),
+    wrong("leaky_relu_backward_one_at_zero", NB1, "leaky_relu",
+          [("    dx = dout * np.where(x > 0, 1.0, negative_slope)", "    dx = dout * np.where(x >= 0, 1.0, negative_slope)")],
+          ["test_leaky_relu_backward_hidden"]),
+    wrong("leaky_relu_forward_in_place", NB1, "leaky_relu",
+          [("    out = np.where(x > 0, x, negative_slope * x)", "    x[x < 0] *= negative_slope\n    out = x")],
+          ["test_leaky_relu_backward_hidden"]),
+    wrong("elu_backward_one_at_zero", NB1, "elu",
+          [("    dx = dout * np.where(x > 0, 1.0, out + alpha)", "    dx = dout * np.where(x >= 0, 1.0, out + alpha)")],
+          ["test_elu_backward_hidden"]),
+    wrong("elu_backward_zero_at_zero", NB1, "elu",
+          [("    dx = dout * np.where(x > 0, 1.0, out + alpha)", "    dx = dout * ((x > 0) + (x < 0) * alpha * np.exp(np.minimum(x, 0.0)))")],
+          ["test_elu_backward_hidden"]),
+    # -- an argument that silently does nothing
+    wrong("elu_backward_alpha_one", NB1, "elu",
+          [("    x, out, alpha = cache\n    dx = dout * np.where(x > 0, 1.0, out + alpha)",
+            "    x, out, alpha = cache\n    dx = dout * np.where(x > 0, 1.0, out + 1.0)")],
+          ["test_elu_backward_hidden"]),
+    wrong("leaky_relu_backward_default_slope", NB1, "leaky_relu",
+          [("    x, negative_slope = cache\n    dx = dout * np.where(x > 0, 1.0, negative_slope)",
+            "    x, negative_slope = cache\n    dx = dout * np.where(x > 0, 1.0, 0.01)")],
+          ["test_leaky_relu_backward_hidden"]),
 ]
 
 CORRECT_01 = [
@@ -188,6 +213,43 @@ WRONG_02 = [
           [('num_classes=10, init="he", seed=0)', "num_classes=10, seed=0)"),
            ('optim_config={"learning_rate": 0.05}', 'optim_config={"learning_rate": 1e-3}')],
           ["test_overfit", "test_overfit_hidden"]),
+    # -- architecture details: initialisation (issue 10)
+    wrong("xavier_uniform_not_centred", NB2, "init",
+          [("    W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / (fan_in + fan_out))",
+            "    W = rng.random((fan_in, fan_out)) * np.sqrt(6.0 / (fan_in + fan_out))")],
+          ["test_xavier_init_hidden"]),
+    wrong("he_uniform_on_zero_to_b", NB2, "init",
+          [("    W = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)",
+            "    W = rng.uniform(0.0, np.sqrt(24.0 / fan_in), size=(fan_in, fan_out))  # std sqrt(2 / fan_in)")],
+          ["test_he_init_hidden"]),
+    wrong("xavier_operator_precedence", NB2, "init",
+          [("np.sqrt(2.0 / (fan_in + fan_out))", "np.sqrt(2.0 / fan_in + fan_out)")],
+          ["test_xavier_init_hidden"]),
+    wrong("fc_init_none_uniform_not_centred", NB2, "fc_net",
+          [("                W = weight_scale * rng.standard_normal((fan_in, fan_out))",
+            "                W = rng.uniform(0, weight_scale * np.sqrt(12), size=(fan_in, fan_out))")],
+          ["test_fc_init_hidden"]),
+    # -- one generator for every draw: per-layer re-seeding
+    wrong("fc_reseeds_rng_every_layer", NB2, "fc_net",
+          [("            fan_in, fan_out = dims[l - 1], dims[l]\n",
+            "            fan_in, fan_out = dims[l - 1], dims[l]\n            rng = np.random.default_rng(seed)\n")],
+          ["test_fc_init_hidden"]),
+    wrong("fc_seed_plus_layer_index", NB2, "fc_net",
+          [("            fan_in, fan_out = dims[l - 1], dims[l]\n",
+            "            fan_in, fan_out = dims[l - 1], dims[l]\n"
+            "            rng = np.random.default_rng(None if seed is None else seed + l)\n")],
+          ["test_fc_init_hidden"]),
+    wrong("fc_xavier_init_own_generator", NB2, "fc_net",
+          [("                W = xavier_init(fan_in, fan_out, rng)", "                W = xavier_init(fan_in, fan_out, np.random.default_rng(seed))")],
+          ["test_fc_init_hidden"]),
+    # -- an argument that silently does nothing
+    wrong("fc_ignores_weight_scale", NB2, "fc_net",
+          [("                W = weight_scale * rng.standard_normal((fan_in, fan_out))",
+            "                W = 1e-2 * rng.standard_normal((fan_in, fan_out))")],
+          ["test_fc_init_hidden"]),
+    wrong("fc_reg_only_in_loss", NB2, "fc_net",
+          [("            grads[f\"W{l}\"] += self.reg * W\n", "            grads[f\"W{l}\"] += 0.0 * W\n")],
+          ["test_fc_loss_grads_hidden"]),
 ]
 
 CORRECT_02 = [
@@ -280,6 +342,37 @@ WRONG_03 = [
           [("    clipped = {k: g * scale for k, g in grads.items()}",
             "    for g in grads.values():\n        g *= scale\n    clipped = grads")],
           ["test_clip_by_global_norm_hidden"]),
+    # -- conventions at the edges: all-zero gradients in global-norm clipping (issue 10)
+    wrong("clip_global_norm_divides_by_zero", NB3, "clipping",
+          [("    scale = min(1.0, max_norm / total_norm) if total_norm > 0 else 1.0", "    scale = min(1.0, max_norm / total_norm)")],
+          ["test_clip_by_global_norm_hidden"]),
+    wrong("clip_global_norm_nan_for_zero_gradients", NB3, "clipping",
+          [("    clipped = {k: g * scale for k, g in grads.items()}",
+            "    clipped = {k: g / total_norm * min(total_norm, max_norm) for k, g in grads.items()}")],
+          ["test_clip_by_global_norm_hidden"]),
+    # -- an argument that silently does nothing
+    wrong("momentum_ignores_momentum_setting", NB3, "sgd_momentum",
+          [('    v = config["momentum"] * v - config["learning_rate"] * dw', '    v = 0.9 * v - config["learning_rate"] * dw')],
+          ["test_sgd_momentum_step_hidden", "test_sgd_momentum_trajectory_hidden"]),
+    wrong("rmsprop_ignores_epsilon", NB3, "rmsprop",
+          [('np.sqrt(cache) + config["epsilon"]', "np.sqrt(cache) + 1e-8")],
+          ["test_rmsprop_step_hidden", "test_rmsprop_trajectory_hidden"]),
+    wrong("adam_ignores_beta2", NB3, "adam",
+          [('    b1, b2 = config["beta1"], config["beta2"]', '    b1, b2 = config["beta1"], 0.999')],
+          ["test_adam_step_hidden", "test_adam_trajectory_hidden"]),
+    wrong("adamw_ignores_weight_decay", NB3, "adamw",
+          [('w * (1 - lr * config["weight_decay"])', "w * (1 - lr * 1e-2)")],
+          ["test_adamw", "test_adamw_step_hidden", "test_adamw_trajectory_hidden"]),
+    wrong("step_schedule_ignores_gamma", NB3, "schedules",
+          [("base_lr * gamma ** np.floor(epoch / step_size)", "base_lr * 0.1 ** np.floor(epoch / step_size)")],
+          ["test_schedules", "test_step_schedule_hidden"]),
+    wrong("cosine_ignores_min_lr", NB3, "schedules",
+          [("        return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + np.cos(np.pi * progress))",
+            "        return 0.5 * base_lr * (1.0 + np.cos(np.pi * progress))")],
+          ["test_schedules", "test_cosine_schedule_hidden"]),
+    wrong("warmup_ignores_warmup_epochs", NB3, "schedules",
+          [("schedule(epoch) * min(1.0, epoch / warmup_epochs)", "schedule(epoch) * min(1.0, epoch)")],
+          ["test_schedules", "test_linear_warmup_hidden"]),
 ]
 
 CORRECT_03 = [
@@ -397,6 +490,69 @@ WRONG_04 = [
     wrong("net_skips_dropout_backward", NB4, "fc_net",
           [("            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n", "")],
           ["test_fc_net_options", "test_fc_net_dropout_hidden"]),
+    # -- architecture details: where dropout acts (issue 10)
+    wrong("net_dropout_on_inputs", NB4, "fc_net",
+          [("        for l in range(1, L):\n            h, fc_cache = affine_forward(h,",
+            "        for l in range(1, L):\n"
+            "            drop_cache = None\n"
+            "            if self.use_dropout:\n                h, drop_cache = dropout_forward(h, self.dropout_param)\n"
+            "            h, fc_cache = affine_forward(h,"),
+           ("            norm_cache = drop_cache = None\n", "            norm_cache = None\n"),
+           ("            h, relu_cache = relu_forward(h)\n            if self.use_dropout:\n"
+            "                h, drop_cache = dropout_forward(h, self.dropout_param)\n",
+            "            h, relu_cache = relu_forward(h)\n"),
+           ("            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n"
+            "            dh = relu_backward(dh, relu_cache)\n",
+            "            dh = relu_backward(dh, relu_cache)\n"),
+           ("            dh, grads[f\"W{l}\"], grads[f\"b{l}\"] = affine_backward(dh, fc_cache)\n",
+            "            dh, grads[f\"W{l}\"], grads[f\"b{l}\"] = affine_backward(dh, fc_cache)\n"
+            "            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n")],
+          ["test_fc_net_dropout_hidden"]),
+    wrong("net_dropout_on_the_scores_too", NB4, "fc_net",
+          [("        scores, last_cache = affine_forward(h, self.params[f\"W{L}\"], self.params[f\"b{L}\"])\n",
+            "        scores, last_cache = affine_forward(h, self.params[f\"W{L}\"], self.params[f\"b{L}\"])\n"
+            "        score_drop = None\n"
+            "        if self.use_dropout:\n            scores, score_drop = dropout_forward(scores, self.dropout_param)\n"),
+           ("        loss, dscores = softmax_loss(scores, y)\n",
+            "        loss, dscores = softmax_loss(scores, y)\n"
+            "        if self.use_dropout:\n            dscores = dropout_backward(dscores, score_drop)\n")],
+          ["test_fc_net_dropout_hidden"]),
+    wrong("net_dropout_before_normalisation", NB4, "fc_net",
+          [("            norm_cache = drop_cache = None\n",
+            "            norm_cache = drop_cache = None\n"
+            "            if self.use_dropout:\n                h, drop_cache = dropout_forward(h, self.dropout_param)\n"),
+           ("            h, relu_cache = relu_forward(h)\n            if self.use_dropout:\n"
+            "                h, drop_cache = dropout_forward(h, self.dropout_param)\n",
+            "            h, relu_cache = relu_forward(h)\n"),
+           ("            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n"
+            "            dh = relu_backward(dh, relu_cache)\n"
+            "            if norm_backward is not None:\n"
+            "                dh, grads[f\"gamma{l}\"], grads[f\"beta{l}\"] = norm_backward(dh, norm_cache)\n",
+            "            dh = relu_backward(dh, relu_cache)\n"
+            "            if norm_backward is not None:\n"
+            "                dh, grads[f\"gamma{l}\"], grads[f\"beta{l}\"] = norm_backward(dh, norm_cache)\n"
+            "            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n")],
+          ["test_fc_net_dropout_hidden"]),
+    wrong("net_dropout_only_after_the_last_hidden_layer", NB4, "fc_net",
+          [("            if self.use_dropout:\n                h, drop_cache = dropout_forward(h, self.dropout_param)\n",
+            "            if self.use_dropout and l == L - 1:\n                h, drop_cache = dropout_forward(h, self.dropout_param)\n"),
+           ("            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n",
+            "            if drop_cache is not None:\n                dh = dropout_backward(dh, drop_cache)\n")],
+          ["test_fc_net_dropout_hidden"]),
+    # -- an argument that silently does nothing: the keep ratio
+    wrong("net_ignores_dropout_keep_ratio", NB4, "fc_net",
+          [("                h, drop_cache = dropout_forward(h, self.dropout_param)\n",
+            "                h, drop_cache = dropout_forward(h, dict(self.dropout_param, p=0.5))\n")],
+          ["test_fc_net_dropout_hidden"]),
+    wrong("batchnorm_ignores_momentum", NB4, "batchnorm",
+          [("        running_mean = momentum * running_mean + (1 - momentum) * mu\n"
+            "        running_var = momentum * running_var + (1 - momentum) * var",
+            "        running_mean = 0.9 * running_mean + 0.1 * mu\n"
+            "        running_var = 0.9 * running_var + 0.1 * var")],
+          ["test_batchnorm_running_hidden"]),
+    wrong("layernorm_ignores_eps", NB4, "layernorm",
+          [("    inv_std = 1.0 / np.sqrt(var + eps)", "    inv_std = 1.0 / np.sqrt(var + 1e-5)")],
+          ["test_layernorm_forward_hidden"]),
 ]
 
 CORRECT_04 = [
@@ -454,6 +610,64 @@ CORRECT_05 = [
 ]
 
 
+# ---------------------------------------------------------------- issue 10: more correct alternatives
+# (each a different but correct way to write a function the new hidden tests check more strictly)
+CORRECT_ISSUE10 = [
+    # the derivative at 0 through a boolean index and a reversed np.where
+    correct("alt_leaky_relu_elu_backward_masks", NB1, {
+        "leaky_relu": edit(NB1, "leaky_relu", ("    dx = dout * np.where(x > 0, 1.0, negative_slope)",
+                                               "    dx = dout.copy()\n    dx[x <= 0] *= negative_slope")),
+        "elu": edit(NB1, "elu", ("    dx = dout * np.where(x > 0, 1.0, out + alpha)", "    dx = dout * np.where(x <= 0, out + alpha, 1.0)")),
+    }),
+    # rng.normal with zipped layer sizes; the same one generator, in the same order
+    correct("alt_network_init_rng_normal_zip", NB2, {"fc_net": edit(NB2, "fc_net", (
+        "        dims = [input_dim] + list(hidden_dims) + [num_classes]\n"
+        "        for l in range(1, self.num_layers + 1):\n"
+        "            fan_in, fan_out = dims[l - 1], dims[l]\n",
+        "        sizes = [input_dim, *hidden_dims, num_classes]\n"
+        "        for l, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):\n"), (
+        "                W = weight_scale * rng.standard_normal((fan_in, fan_out))",
+        "                W = rng.normal(0.0, weight_scale, size=(fan_in, fan_out))"))}),
+    # a hand-written training loop with a tqdm progress bar on stderr, prints, stderr lines and a warning:
+    # output never costs points
+    correct("alt_xor_own_loop_tqdm_prints_warnings", NB2, {"train_xor": (
+        "def train_xor(X, y):\n"
+        "    \"\"\"Train a one-hidden-layer FullyConnectedNet on XOR data and return it (own loop, progress bar).\"\"\"\n"
+        "    import sys\n    import warnings\n    from tqdm.auto import tqdm\n"
+        "    warnings.simplefilter(\"always\")\n"
+        "    warnings.warn(\"train_xor: training starts (a warning on stderr must not cost points)\")\n"
+        "    model = FullyConnectedNet([8], input_dim=2, num_classes=2, init=\"he\", seed=0)\n"
+        "    configs = {k: {\"learning_rate\": 0.5} for k in model.params}\n"
+        "    rng = np.random.default_rng(0)\n"
+        "    for epoch in tqdm(range(200), desc=\"XOR\", file=sys.stderr, disable=False, mininterval=0):\n"
+        "        for idx in np.array_split(rng.permutation(len(X)), max(1, len(X) // 50)):\n"
+        "            loss, grads = model.loss(X[idx], y[idx])\n"
+        "            for k in model.params:\n"
+        "                model.params[k], configs[k] = sgd(model.params[k], grads[k], configs[k])\n"
+        "        if epoch % 50 == 0:\n"
+        "            print(f\"epoch {epoch}: loss {loss:.4f}\")\n"
+        "            print(f\"epoch {epoch}: also on stderr\", file=sys.stderr)\n"
+        "    return model\n")}),
+    # the Solver with its progress bar and verbose prints switched on
+    correct("alt_overfit_solver_progress_verbose", NB2, {"overfit": edit(NB2, "overfit", (
+        "batch_size=25, num_epochs=30, progress=False)", "batch_size=25, num_epochs=30, progress=True, verbose=True, print_every=5)"))}),
+    # global-norm clipping as max_norm / max(norm, max_norm): no special case needed for zero gradients
+    correct("alt_clipping_max_form", NB3, {"clipping": edit(NB3, "clipping", (
+        "    scale = min(1.0, max_norm / total_norm) if total_norm > 0 else 1.0",
+        "    scale = max_norm / max(total_norm, max_norm)"))}),
+    # dropout before the ReLU (the same thing: a mask of zeros and 1/p commutes with max(0, .))
+    correct("alt_network_dropout_before_relu", NB4, {"fc_net": edit(NB4, "fc_net", (
+        "            h, relu_cache = relu_forward(h)\n            if self.use_dropout:\n"
+        "                h, drop_cache = dropout_forward(h, self.dropout_param)\n",
+        "            if self.use_dropout:\n                h, drop_cache = dropout_forward(h, self.dropout_param)\n"
+        "            h, relu_cache = relu_forward(h)\n"), (
+        "            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n"
+        "            dh = relu_backward(dh, relu_cache)\n",
+        "            dh = relu_backward(dh, relu_cache)\n"
+        "            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n"))}),
+]
+
+
 
 def _split(combined, groups):
     """One correct mutant per group of cells of ``combined`` ({name: [grade_id, ...]})."""
@@ -493,4 +707,5 @@ CORRECT_04 = _split(CORRECT_04, {
     "alt_network_cache_lists": ["fc_net"],
 })
 
-MUTANTS = WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05 + CORRECT_05
+MUTANTS = (WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05
+           + CORRECT_05 + CORRECT_ISSUE10)

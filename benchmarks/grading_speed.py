@@ -114,21 +114,12 @@ def machine_parallelism():
     return 2 * one / two
 
 
-def _children_cpu():
-    """CPU seconds (user + system) of every finished child process and its waited-for descendants."""
-    import resource
-
-    r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
-
-
 def run_grade(course, a, workers, python=None, repo=None):
     cmd = [python or sys.executable, "-m", "autograder", "grade", a, "--workers", str(workers), "--no-progress",
            "--course", str(course)]
-    t0, c0 = time.perf_counter(), _children_cpu()
+    t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(repo or REPO))
     wall = time.perf_counter() - t0
-    run_grade.cpu = _children_cpu() - c0
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
     state = json.loads((course / "grades" / a / "grading.json").read_text())["students"]
@@ -148,7 +139,6 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None):
           f"{f' from {submitted}' if submitted else ''}, --workers 2, {repeat} rounds; "
           f"this version ({REPO}) vs {other} ({other_python}); load average {os.getloadavg()[0]:.2f}")
     runs = {"this": [], "other": []}
-    cpus = {"this": [], "other": []}
     scores = {"this": set(), "other": set()}
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         order = []
@@ -159,30 +149,24 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None):
             # each version grades its own master notebooks (hidden tests are written for its grader)
             own_src = src if who == "this" or not src.is_relative_to(REPO) else other / src.relative_to(REPO)
             py, repo = (None, None) if who == "this" else (other_python, other)
-            wall = cpu = points = 0.0
+            wall = points = 0.0
             lines = []
             for one in assignments:
                 make_course(own_src, one, course, n, submitted)
                 w, grades, per, line = run_grade(course, one, 2, python=py, repo=repo)
-                wall, cpu = wall + w, cpu + run_grade.cpu
+                wall += w
                 points += sum(sc or 0 for g in grades.values() for _, _, sc in g)
                 lines.append(line)
             line = "; ".join(lines)
             runs[who].append(wall / n)
-            cpus[who].append(cpu / n)
             scores[who].add(points)
-            print(f"  {who:5s} round {len(runs[who])}: {wall / n:6.2f} s per submission, {cpu / n:6.2f} CPU s "
-                  f"per submission, load average {os.getloadavg()[0]:.2f}  [{line}]")
+            print(f"  {who:5s} round {len(runs[who])}: {wall / n:6.2f} s per submission, load average "
+                  f"{os.getloadavg()[0]:.2f}  [{line}]")
     med = {k: statistics.median(v) for k, v in runs.items()}
     for k in ("other", "this"):
         v = runs[k]
         print(f"{k:5s}: median {med[k]:.2f} s per submission (min {min(v):.2f}, max {max(v):.2f}, "
               f"{len(v)} runs); total points {sorted(scores[k])}")
-    cpu = {k: statistics.median(v) for k, v in cpus.items()}
-    for k in ("other", "this"):
-        print(f"{k:5s}: median {cpu[k]:.2f} CPU s per submission (min {min(cpus[k]):.2f}, max {max(cpus[k]):.2f}): "
-              "processor time of the grade command and all it started, less sensitive to other load than wall time")
-    print(f"this version vs the other in CPU time: {100 * (cpu['this'] / cpu['other'] - 1):+.1f}% per submission")
     ratio = med["this"] / med["other"] - 1
     print(f"this version vs the other: {100 * ratio:+.1f}% per submission (target <= +20%): "
           f"{'PASS' if ratio <= 0.20 else 'FAIL'}; load average {os.getloadavg()[0]:.2f} at the end")

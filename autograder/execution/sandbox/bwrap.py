@@ -265,5 +265,10 @@ def sandbox_env(policy: SandboxPolicy, environ, uid: int) -> dict:
         "MALLOC_ARENA_MAX": "2",
     })
     env.setdefault("LANG", "C.UTF-8")
+    # The bound packages are imported from where the grader imports them (a checkout that is not the
+    # installed one, e.g. a second worktree, included), not from wherever an install points.
+    parents = [os.path.dirname(d) for d in _package_dirs(policy.packages) if os.path.isdir(d)]
+    if parents:
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(parents))
     env.update({k: str(v) for k, v in policy.env.items()})
     return env

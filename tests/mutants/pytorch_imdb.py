@@ -212,12 +212,17 @@ loss_history = [train_epoch(spiral_net, spiral_loader, optimizer, device) for _ 
 NB2_WRONG = [
     # the classic leak: the vocabulary is counted on train and test reviews together
     wrong("vectoriser_vocabulary_from_train_and_test", NB2,
-          {"fit_vocabulary": edit(NB2, "fit_vocabulary", "vocabulary = build_vocabulary(train_docs, MAX_FEATURES)",
-                                  "vocabulary = build_vocabulary(train_docs + [analyze(t) for t in test.texts], MAX_FEATURES)")},
+          {"fit_vocabulary": edit(NB2, "fit_vocabulary", 'progress_bar(train.texts, desc="analyze train")',
+                                  'progress_bar(train.texts + test.texts, desc="analyze train")')},
           ["test_vocabulary_train_only"]),
     wrong("tokenize_keeps_br_tags", NB2,
           {"tokenize": edit(NB2, "tokenize", 'text.replace("<br />", " ").lower()', "text.lower()")},
           ["test_tokenize"], skip=SKIP_02),
+    # a vocabulary of the least frequent features: caught by the grader's counts of the training reviews
+    wrong("vocabulary_least_frequent", NB2,
+          {"fit_vocabulary": [replace("vocabulary = build_vocabulary(", "_all = build_vocabulary("),
+                              replace(", MAX_FEATURES)", ")\nvocabulary = {f: j for j, f in enumerate(list(_all)[-MAX_FEATURES:])}")]},
+          ["test_vocabulary_train_only"]),
     wrong("ngrams_without_unigrams", NB2,
           {"tokenize": edit(NB2, "tokenize", "    features = list(tokens)\n", "    features = []\n")},
           ["test_ngrams"], skip=SKIP_02),
@@ -291,9 +296,8 @@ def log_count_ratio(X, y, alpha=1.0):
 NB3_WRONG = [
     # CountVectorizer-style leak: fit on train + test
     wrong("classifier_vocabulary_from_train_and_test", NB3,
-          {"features": edit(NB3, "features",
-                            'vocabulary = build_vocabulary([analyze(text) for text in progress_bar(train.texts, desc="vocabulary")], MAX_FEATURES)',
-                            'vocabulary = build_vocabulary([analyze(text) for text in train.texts + test.texts], MAX_FEATURES)')},
+          {"features": edit(NB3, "features", "B_train = binarize(vectorizer.fit_transform(train.texts))",
+                            "vectorizer.fit(train.texts + test.texts)\nB_train = binarize(vectorizer.transform(train.texts))")},
           ["test_vocabulary_train_only"], skip=SKIP_03_TRAINING),
     wrong("train_steps_without_zero_grad", NB3,
           {"train_steps": edit(NB3, "train_steps", "        optimizer.zero_grad()\n", "")},
@@ -306,7 +310,7 @@ NB3_WRONG = [
           {"train_steps": edit(NB3, "train_steps", "    model.eval()\n", "")},
           ["test_predict_logits"], skip=SKIP_03),
     wrong("mlp_without_nonlinearity", NB3,
-          {"mlp": edit(NB3, "mlp", "self.fc2(self.drop(F.relu(self.norm(self.fc1(x)))))", "self.fc2(self.drop(self.norm(self.fc1(x))))")},
+          {"mlp": edit(NB3, "mlp", "self.fc2(self.drop(F.relu(self.fc1(x))))", "self.fc2(self.drop(self.fc1(x)))")},
           ["test_mlp"], skip=SKIP_03),
     wrong("fit_keeps_last_weights", NB3,
           {"fit": edit(NB3, "fit", "    model.load_state_dict(best_state)\n", "")},
@@ -326,7 +330,7 @@ NB3_WRONG = [
     # a second network instead of logistic regression (test_baseline builds the test features itself
     # when `model` is missing, so the network's training can be skipped)
     wrong("baseline_with_hidden_layer", NB3,
-          {"baseline": edit(NB3, "baseline", "baseline = nn.Linear(X_train.shape[1], 2).to(device)",
+          {"baseline": edit(NB3, "baseline", "baseline = SparseLinear(X_train.shape[1], 2).to(device)",
                             "baseline = MLP(X_train.shape[1]).to(device)")},
           ["test_baseline"], skip={"train_model": SKIPPED}, slow=True),
     # test reviews in the training rows: the grader's accuracy exceeds what unseen reviews allow
@@ -340,39 +344,51 @@ NB3_WRONG = [
 ]
 
 NB3_CORRECT = correct("classifier_alternatives", NB3, {
-    # scikit-learn's CountVectorizer with binary features instead of the notebook-02 code
+    # the scaling as a product with a diagonal matrix, r from matrix products, featurize applied to train.texts
     "features": '''
-from sklearn.feature_extraction.text import CountVectorizer
+def binarize(X):
+    return (X > 0).astype(np.float32)
 
-vectorizer = CountVectorizer(token_pattern=r"[a-z0-9']+", ngram_range=(1, 2), max_features=MAX_FEATURES,
-                             binary=True, dtype=np.float32, preprocessor=lambda t: t.replace("<br />", " ").lower())
-vectorizer.fit(train.texts)
-analyze = vectorizer.build_analyzer()
+
+def log_count_ratio(X, y, alpha=1.0):
+    y = np.asarray(y)
+    p = alpha + np.asarray(X.T @ (y == 1).astype(float)).ravel()
+    q = alpha + np.asarray(X.T @ (y == 0).astype(float)).ravel()
+    return np.log(p) - np.log(p.sum()) - np.log(q) + np.log(q.sum())
+
+
+vectorizer = NgramVectorizer(ngram_range=(1, 3), max_features=MAX_FEATURES, punctuation=True).fit(train.texts)
+analyze = vectorizer.analyze
 vocabulary = vectorizer.vocabulary_
+r = log_count_ratio(binarize(vectorizer.transform([train.texts[i] for i in train_idx])), y_train[train_idx])
+R = sp.diags(r.astype(np.float32))
 
 
 def featurize(texts):
-    return vectorizer.transform(texts).tocsr()
+    return (binarize(vectorizer.transform(texts)) @ R).astype(np.float32).tocsr()
+
+
+X_train = featurize(train.texts)
 ''',
     # nn.Sequential with a wider hidden layer
     "mlp": '''
 class MLP(nn.Module):
-    def __init__(self, n_features, hidden=32, p_drop=0.5, batch_norm=False):
+    def __init__(self, n_features, hidden=32, p_drop=0.5):
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(n_features, hidden), nn.ReLU(), nn.Dropout(p_drop), nn.Linear(hidden, 2))
+        self.net = nn.Sequential(SparseLinear(n_features, hidden), nn.ReLU(), nn.Dropout(p_drop), nn.Linear(hidden, 2))
 
     def forward(self, x):
         return self.net(x)
 ''',
     "train_model": '''
 nnkit.seed_everything(1)
-model = MLP(X_train.shape[1], hidden=64, p_drop=0.4).to(device)
-history = fit(model, X_train, y_train, train_idx, val_idx, lr=1e-3, weight_decay=1e-6, batch_size=256,
+model = MLP(X_train.shape[1], hidden=64, p_drop=0.6).to(device)
+history = fit(model, X_train, y_train, train_idx, val_idx, lr=1e-3, weight_decay=0.01, batch_size=128,
               max_epochs=3, evals_per_epoch=2, patience=1, seed=3, device=device)
 ''',
     "baseline": '''
-baseline = nn.Sequential(nn.Linear(X_train.shape[1], 2)).to(device)
-baseline_history = fit(baseline, X_train, y_train, train_idx, val_idx, lr=5e-3, batch_size=256,
+baseline = nn.Sequential(SparseLinear(X_train.shape[1], 2)).to(device)
+baseline_history = fit(baseline, X_train, y_train, train_idx, val_idx, lr=2e-3, batch_size=256,
                        max_epochs=2, evals_per_epoch=2, patience=1, device=device)
 ''',
 })

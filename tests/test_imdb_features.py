@@ -1,0 +1,81 @@
+"""nnkit.data.features.NgramVectorizer and nnkit.data.torch_sparse on small texts (no IMDB data needed)."""
+
+import collections
+import re
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+
+from nnkit.data import NgramVectorizer
+from nnkit.data.torch_sparse import SparseLinear, to_torch_sparse
+
+TEXTS = [
+    "Don't watch it!<br />10/10, NOT a good film... not a good film at all.",
+    "A good film. A GOOD film!",
+    "",
+    "<br /><br />",
+    "Café naïve résumé: 7/10 -- it's 'fine' x2",
+    "the the the the end",
+]
+
+
+def reference_analyze(text, n_max, punctuation):
+    pattern = r"[a-z0-9']+" + (r"|[!-&(-/:-@\[-`{-~]" if punctuation else "")
+    tokens = re.findall(pattern, text.replace("<br />", " ").lower())
+    return [" ".join(tokens[i:i + n]) for n in range(1, n_max + 1) for i in range(len(tokens) - n + 1)]
+
+
+@pytest.mark.parametrize("n_max,punctuation", [(1, False), (2, False), (3, True)])
+def test_counts_match_plain_python(n_max, punctuation):
+    v = NgramVectorizer((1, n_max), punctuation=punctuation, chunk_size=2).fit(TEXTS)
+    vocab = v.vocabulary_
+    total = collections.Counter(f for t in TEXTS for f in reference_analyze(t, n_max, punctuation))
+    assert set(vocab) == set(total)
+    assert sorted(vocab.values()) == list(range(len(vocab)))
+    counts = [total[f] for f in v.feature_names_]
+    assert counts == sorted(counts, reverse=True) and list(v.counts_) == counts
+    X = v.transform(TEXTS)
+    assert X.format == "csr" and X.dtype == np.float32 and X.shape == (len(TEXTS), len(vocab)) and X.has_sorted_indices
+    for i, t in enumerate(TEXTS):
+        assert collections.Counter(v.analyze(t)) == collections.Counter(reference_analyze(t, n_max, punctuation))
+        want = collections.Counter(vocab[f] for f in reference_analyze(t, n_max, punctuation))
+        row = X[i]
+        assert dict(zip(row.indices.tolist(), row.data.tolist())) == want
+
+
+def test_max_features_unknown_tokens_and_columns():
+    v = NgramVectorizer((1, 2), max_features=3).fit(TEXTS)
+    assert len(v) == 3 and v.counts_[0] == 4  # "the" ... ties among the 4-times features, but deterministic
+    assert list(NgramVectorizer((1, 2), max_features=3).fit(TEXTS).vocabulary_) == list(v.vocabulary_)
+    docs = ["zzz unseen words the the", "a good film"]
+    X = v.transform(docs)
+    want = sum(f in v.vocabulary_ for d in docs for f in v.analyze(d))
+    assert X.shape == (2, 3) and X.sum() == want and X[0, v.vocabulary_["the"]] == 2
+    assert list(v.columns(["the", "not in it", "", "the  the"])) == [v.vocabulary_["the"], -1, -1, -1]
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="ngram_range"):
+        NgramVectorizer((1, 4))
+    with pytest.raises(RuntimeError, match="fit"):
+        NgramVectorizer().transform(["a"])
+
+
+def test_sparse_linear_matches_dense():
+    torch.manual_seed(0)
+    layer = SparseLinear(40, 5)
+    X = sp.random(9, 40, density=0.2, format="csr", random_state=np.random.default_rng(0), dtype=np.float32)
+    X = sp.vstack([X[:3], sp.csr_matrix((1, 40), dtype=np.float32), X[3:]], format="csr")  # an empty row
+    dense = torch.from_numpy(X.toarray())
+    out_sparse, out_dense = layer(to_torch_sparse(X)), layer(dense)
+    assert torch.allclose(out_sparse, out_dense, atol=1e-6)
+    assert torch.allclose(layer(to_torch_sparse(X).to_sparse_coo()), out_dense, atol=1e-6)
+    out_sparse.square().sum().backward()
+    g = layer.weight.grad.clone()
+    layer.weight.grad = None
+    out_dense.square().sum().backward()
+    assert torch.allclose(g, layer.weight.grad, atol=1e-6)
+    with pytest.raises(TypeError):
+        to_torch_sparse(np.zeros((2, 2)))

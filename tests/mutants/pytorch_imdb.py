@@ -337,7 +337,7 @@ NB3_WRONG = [
     wrong("trained_on_test_reviews", NB3,
           {"train_model": edit(NB3, "train_model",
                                "history = fit(model, X_train, y_train, train_idx, val_idx,",
-                               "history = fit(model, sp.vstack([X_train, X_test]).tocsr(), np.concatenate([y_train, y_test]),\n"
+                               "history = fit(model, sp.vstack([X_train, featurize(test.texts)]).tocsr(), np.concatenate([y_train, y_test]),\n"
                                "              np.concatenate([train_idx, np.arange(len(y_train), len(y_train) + len(y_test))]), val_idx,"),
            "baseline": SKIPPED},
           ["test_accuracy_80", "test_accuracy_85", "test_accuracy_88"], slow=True),

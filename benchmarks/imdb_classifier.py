@@ -103,6 +103,8 @@ def main(argv=None):
     if not os.environ.get("NNKIT_IMDB_PATH") and shared.exists():  # this project's machines: no download
         os.environ["NNKIT_IMDB_PATH"] = str(shared)
     nb = solution_notebook(REPO, ASSIGNMENT, NOTEBOOK)
+    # the test cells need the grader's verifier (their hidden parts); the benchmark measures by itself
+    nb.cells = [c for c in nb.cells if not c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     sources = {c.get("metadata", {}).get("nbgrader", {}).get("grade_id"): c.source for c in nb.cells}
     setup = f"SEEDS = {list(args.seeds)!r}\nTRAIN_SRC = {sources['train_model']!r}\nBASELINE_SRC = {sources['baseline']!r}\n"
     nb.cells.append(nbformat.v4.new_code_cell(setup + MEASURE))

@@ -11,6 +11,8 @@ A manifest states what the grader needs to know about one assignment::
     cell_timeout = 120        # seconds per cell
     notebook_timeout = 600    # seconds per notebook
     memory_mb = 4096          # address-space limit of the kernel
+    container_memory_mb = 1536  # memory a machine grading one submission at a time needs
+                              # (Gradescope's container setting), from benchmarks/grading_memory.py
 
     [points]                  # total points per notebook (checked against source/)
     "01_layers.ipynb" = 40
@@ -43,6 +45,9 @@ class Limits:
     cell_timeout: int = 120
     notebook_timeout: int = 900
     memory_mb: int = 4096
+    #: resident memory a container grading one submission at a time needs (grader, verifier and
+    #: kernel together, with margin); 0: not measured. ``gradescope`` tells the instructor.
+    container_memory_mb: int = 0
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,11 @@ def parse_manifest(raw, name, path=None):
     if unknown:
         raise ManifestError(f"{where}: [points] names notebooks not in 'notebooks': {sorted(unknown)}")
     lim = raw.get("limits", {})
-    allowed = {"cell_timeout", "notebook_timeout", "memory_mb"}
+    allowed = {"cell_timeout", "notebook_timeout", "memory_mb", "container_memory_mb"}
     if set(lim) - allowed:
         raise ManifestError(f"{where}: unknown [limits] keys {sorted(set(lim) - allowed)}; allowed: {sorted(allowed)}")
     limits = Limits(**{k: int(v) for k, v in lim.items()})
-    if min(limits.cell_timeout, limits.notebook_timeout, limits.memory_mb) <= 0:
+    if min(limits.cell_timeout, limits.notebook_timeout, limits.memory_mb) <= 0 or limits.container_memory_mb < 0:
         raise ManifestError(f"{where}: limits must be positive")
     device = raw.get("device", "cpu")
     if device not in ("cpu", "auto", "cuda"):

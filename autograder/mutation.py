@@ -214,6 +214,7 @@ def _statement_units(gid, source):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             out.append(((gid, node.name), {node.name}, used, ast.get_source_segment(src, node) or ""))
             continue
+        used &= _read_before_bound(node)  # `for x in ...: f(x)` reads its own x, not an earlier cell's
         bound = set()
         for sub in ast.walk(node):
             if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
@@ -222,6 +223,98 @@ def _statement_units(gid, source):
                 bound.update((a.asname or a.name).split(".")[0] for a in sub.names)
         out.append(((gid, "*"), bound, used, ast.get_source_segment(src, node) or ""))
     return out
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+           ast.GeneratorExp)
+
+
+def _read_before_bound(statement):
+    """Names a module-level ``statement`` may read before it binds them itself, in evaluation order.
+
+    Conservative where order is not certain: a branch (``if``/``else``, ``try`` handlers, a loop body
+    that may not run) binds nothing for the code after it, and a nested scope (function, lambda,
+    comprehension) reads every name it mentions."""
+    reads = set()
+
+    def block(body, bound):
+        for n in body:
+            visit(n, bound)
+
+    def visit(n, bound):
+        if isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Load):
+                if n.id not in bound:
+                    reads.add(n.id)
+            else:
+                bound.add(n.id)
+        elif isinstance(n, _SCOPES):
+            reads.update(sub.id for sub in ast.walk(n) if isinstance(sub, ast.Name) and sub.id not in bound)
+            if not isinstance(n, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                bound.add(n.name)
+        elif isinstance(n, (ast.Import, ast.ImportFrom)):
+            bound.update((a.asname or a.name).split(".")[0] for a in n.names)
+        elif isinstance(n, ast.Assign):
+            visit(n.value, bound)
+            for t in n.targets:
+                visit(t, bound)
+        elif isinstance(n, ast.AnnAssign):
+            visit(n.annotation, bound)
+            if n.value is not None:
+                visit(n.value, bound)
+            visit(n.target, bound)
+        elif isinstance(n, ast.AugAssign):
+            if isinstance(n.target, ast.Name):
+                if n.target.id not in bound:
+                    reads.add(n.target.id)
+            else:
+                visit(n.target, bound)
+            visit(n.value, bound)
+            if isinstance(n.target, ast.Name):
+                bound.add(n.target.id)
+        elif isinstance(n, ast.NamedExpr):
+            visit(n.value, bound)
+            visit(n.target, bound)
+        elif isinstance(n, (ast.For, ast.AsyncFor)):
+            visit(n.iter, bound)
+            inner = set(bound)
+            visit(n.target, inner)
+            block(n.body, inner)
+            block(n.orelse, set(bound))
+        elif isinstance(n, ast.While):
+            visit(n.test, bound)
+            block(n.body, set(bound))
+            block(n.orelse, set(bound))
+        elif isinstance(n, ast.If):
+            visit(n.test, bound)
+            b1, b2 = set(bound), set(bound)
+            block(n.body, b1)
+            block(n.orelse, b2)
+            bound |= b1 & b2
+        elif isinstance(n, (ast.Try, getattr(ast, "TryStar", ast.Try))):
+            b1 = set(bound)
+            block(n.body, b1)
+            block(n.orelse, b1)
+            for h in n.handlers:
+                hb = set(bound)
+                if h.type is not None:
+                    visit(h.type, hb)
+                if h.name:
+                    hb.add(h.name)
+                block(h.body, hb)
+            block(n.finalbody, set(bound))
+        elif isinstance(n, (ast.With, ast.AsyncWith)):
+            for item in n.items:
+                visit(item.context_expr, bound)
+                if item.optional_vars is not None:
+                    visit(item.optional_vars, bound)
+            block(n.body, bound)
+        else:
+            for child in ast.iter_child_nodes(n):
+                visit(child, bound)
+
+    visit(statement, set())
+    return reads
 
 
 def _global_names(source):

@@ -23,6 +23,9 @@ The demo class, graded side by side (the submissions an old ``demo --out D`` gen
     python benchmarks/grading_speed.py --course . --assignment numpy_nets,pytorch_imdb \
         --submitted D/course/submitted --compare-with /tmp/base --repeat 2
 
+Each version grading its own demo class (``demo --out NEW`` with this version, ``demo --out OLD`` with
+the other): ``--submitted NEW/course/submitted --other-submitted OLD/course/submitted``.
+
 Otherwise it runs them in the order 1, 2, 3, 3, 2, 1 (half of the nbclient runs at each end), so that a
 change in machine load during the benchmark weighs on every side alike. It
 prints the speed-up of 3 over 2 (target: at least 1.6x on 2 cores), whether
@@ -128,17 +131,20 @@ def run_grade(course, a, workers, python=None, repo=None):
     return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1]
 
 
-def compare(src, assignments, n, other, other_python, repeat, submitted=None):
+def compare(src, assignments, n, other, other_python, repeat, submitted=None, other_submitted=None):
     """Grade ``n`` solution submissions (or those in ``submitted``) of every assignment in ``assignments``
     with this version and with the checkout ``other`` (each with its own master notebooks when ``src`` is
-    in this repository); print both."""
+    in this repository; with ``other_submitted``, the other version grades those submissions: each
+    version its own demo class); print both, with seconds per submission of each assignment."""
     if submitted is not None:
         n = len({p.parent.name for a in assignments for p in Path(submitted).glob(f"*/{a}")})
     a = ",".join(assignments)
     print(f"grading-speed comparison: assignment(s) {a} from {src}, {n} submissions"
-          f"{f' from {submitted}' if submitted else ''}, --workers 2, {repeat} rounds; "
+          f"{f' from {submitted}' if submitted else ''}"
+          f"{f' (the other version: from {other_submitted})' if other_submitted else ''}, --workers 2, {repeat} rounds; "
           f"this version ({REPO}) vs {other} ({other_python}); load average {os.getloadavg()[0]:.2f}")
     runs = {"this": [], "other": []}
+    per_assignment = {"this": {x: [] for x in assignments}, "other": {x: [] for x in assignments}}
     scores = {"this": set(), "other": set()}
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         order = []
@@ -149,12 +155,14 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None):
             # each version grades its own master notebooks (hidden tests are written for its grader)
             own_src = src if who == "this" or not src.is_relative_to(REPO) else other / src.relative_to(REPO)
             py, repo = (None, None) if who == "this" else (other_python, other)
+            own_submitted = other_submitted if who == "other" and other_submitted is not None else submitted
             wall = points = 0.0
             lines = []
             for one in assignments:
-                make_course(own_src, one, course, n, submitted)
+                make_course(own_src, one, course, n, own_submitted)
                 w, grades, per, line = run_grade(course, one, 2, python=py, repo=repo)
                 wall += w
+                per_assignment[who][one].append(w / n)
                 points += sum(sc or 0 for g in grades.values() for _, _, sc in g)
                 lines.append(line)
             line = "; ".join(lines)
@@ -166,7 +174,8 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None):
     for k in ("other", "this"):
         v = runs[k]
         print(f"{k:5s}: median {med[k]:.2f} s per submission (min {min(v):.2f}, max {max(v):.2f}, "
-              f"{len(v)} runs); total points {sorted(scores[k])}")
+              f"{len(v)} runs); total points {sorted(scores[k])}; "
+              + ", ".join(f"{x} {statistics.median(per_assignment[k][x]):.2f} s" for x in assignments))
     ratio = med["this"] / med["other"] - 1
     print(f"this version vs the other: {100 * ratio:+.1f}% per submission (target <= +20%): "
           f"{'PASS' if ratio <= 0.20 else 'FAIL'}; load average {os.getloadavg()[0]:.2f} at the end")
@@ -182,6 +191,8 @@ def main():
                     help="course to take the assignment from (default: the test fixture course)")
     ap.add_argument("--assignment", default="bench")
     ap.add_argument("--submissions", type=int, default=8)
+    ap.add_argument("--other-submitted", metavar="DIR", help="with --submitted: the submissions the other version "
+                    "grades (its own demo class), e.g. the submitted/ folder of its own `demo --out D`")
     ap.add_argument("--submitted", metavar="DIR", help="with --compare-with: grade the submissions in DIR "
                     "(<student>/<assignment>/*.ipynb, e.g. the submitted/ folder of `python -m autograder demo "
                     "--out D`) instead of copies of the solution; --assignment may list several, comma-separated")
@@ -190,7 +201,8 @@ def main():
     if args.compare_with:
         other = Path(args.compare_with).resolve()
         return compare(src, a.split(","), n, other, args.compare_python or str(other / ".venv" / "bin" / "python"),
-                       args.repeat, Path(args.submitted).resolve() if args.submitted else None)
+                       args.repeat, Path(args.submitted).resolve() if args.submitted else None,
+                       Path(args.other_submitted).resolve() if args.other_submitted else None)
     print(f"grading-speed benchmark: assignment {a} from {src}, {n} submissions, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         tmp = Path(tmp)

@@ -110,3 +110,31 @@ def test_prepare_loads_the_declared_data_into_the_image(tmp_path):
     env["NNKIT_IMDB_PATH"] = str(tmp_path / "missing.tar.gz")
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=str(tmp_path))
     assert proc.returncode == 2 and "NNKIT_IMDB_PATH" in proc.stderr, proc.stderr
+
+
+def test_the_package_declares_and_the_command_prints_the_memory_it_needs(package):
+    """The fixture manifest measured nothing: the command says so; a measured one names the size to set."""
+    from dataclasses import replace
+
+    from autograder.commands.gradescope import memory_line
+    from autograder.manifest import load_manifest
+
+    with zipfile.ZipFile(package) as zf:
+        declared = json.loads(zf.read("package.json"))
+    manifest = load_manifest(FIXTURE_COURSE, A)
+    assert declared["memory_mb_needed"] == (manifest.limits.container_memory_mb or None)
+    assert "not measured" in memory_line(replace(manifest, limits=replace(manifest.limits, container_memory_mb=0)))
+    big = memory_line(replace(manifest, limits=replace(manifest.limits, container_memory_mb=1536)))
+    assert "needs 1536 MB" in big and "at least 1536 MB" in big
+    assert "enough" in memory_line(replace(manifest, limits=replace(manifest.limits, container_memory_mb=700)))
+
+
+def test_every_course_assignment_declares_its_container_memory():
+    from pathlib import Path
+
+    from autograder.manifest import list_assignments, load_manifest
+
+    repo = Path(__file__).resolve().parents[1]
+    for a in list_assignments(repo):
+        assert load_manifest(repo, a).limits.container_memory_mb > 0, \
+            f"{a}: set [limits] container_memory_mb from `python benchmarks/grading_memory.py`"

@@ -22,4 +22,22 @@ def run(args):
     path = build_package(course, args.assignment, args.out)
     print(f"gradescope {args.assignment}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB); upload it as the "
           "autograder (setup.sh + run_autograder)")
+    print(memory_line(course.manifest(args.assignment)))
     return 0
+
+
+GRADESCOPE_DEFAULT_MB = 768
+
+
+def memory_line(manifest):
+    """What memory the Gradescope container needs for ``manifest``'s assignment, as one line for the instructor."""
+    need = manifest.limits.container_memory_mb
+    if not need:
+        return (f"gradescope {manifest.name}: memory needed is not measured (set [limits] container_memory_mb in the "
+                f"manifest from `python benchmarks/grading_memory.py`); Gradescope's default is {GRADESCOPE_DEFAULT_MB} MB")
+    fits = need <= GRADESCOPE_DEFAULT_MB
+    return (f"gradescope {manifest.name}: needs {need} MB of memory per container (manifest [limits] "
+            f"container_memory_mb, measured by benchmarks/grading_memory.py); "
+            + ("Gradescope's default of 768 MB is enough" if fits else
+               f"Gradescope's default is {GRADESCOPE_DEFAULT_MB} MB: raise it in the assignment's Autograder "
+               f"settings (container memory) to at least {need} MB"))

@@ -93,6 +93,7 @@ def build_package(course, a, out_zip):
         zf.writestr("package.json", json.dumps({
             "assignment": a, "title": manifest.title, "notebooks": list(manifest.notebooks),
             "built_at": _dt.datetime.now().isoformat(timespec="seconds"),
+            "memory_mb_needed": manifest.limits.container_memory_mb or None,
         }, indent=1))
     return out_zip
 

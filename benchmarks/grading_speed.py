@@ -23,6 +23,9 @@ The demo class, graded side by side (the submissions an old ``demo --out D`` gen
     python benchmarks/grading_speed.py --course . --assignment numpy_nets,pytorch_imdb \
         --submitted D/course/submitted --compare-with /tmp/base --repeat 2
 
+With ``--memory`` it then prints, for one solution submission of each assignment, every notebook's
+kernel peak memory and the peak of the whole grading tree (``benchmarks/grading_memory.py``).
+
 Each version grading its own demo class (``demo --out NEW`` with this version, ``demo --out OLD`` with
 the other): ``--submitted NEW/course/submitted --other-submitted OLD/course/submitted``.
 
@@ -196,8 +199,19 @@ def main():
     ap.add_argument("--submitted", metavar="DIR", help="with --compare-with: grade the submissions in DIR "
                     "(<student>/<assignment>/*.ipynb, e.g. the submitted/ folder of `python -m autograder demo "
                     "--out D`) instead of copies of the solution; --assignment may list several, comma-separated")
+    ap.add_argument("--memory", action="store_true", help="then print each notebook's kernel peak memory and the "
+                    "whole grading tree's peak for one solution submission (benchmarks/grading_memory.py)")
     args = ap.parse_args()
     src, a, n = Path(args.course).resolve(), args.assignment, args.submissions
+    status = speed(args, src, a, n)
+    if args.memory:
+        status |= subprocess.run([sys.executable, str(REPO / "benchmarks" / "grading_memory.py"),
+                                  "--course", str(src), "--assignment", a]).returncode
+    return status
+
+
+def speed(args, src, a, n):
+    """The speed part of :func:`main` (see the module doc); returns the exit status."""
     if args.compare_with:
         other = Path(args.compare_with).resolve()
         return compare(src, a.split(","), n, other, args.compare_python or str(other / ".venv" / "bin" / "python"),

@@ -275,7 +275,14 @@ KILLS = {  # softmax cell replaced: relu's point and 02's four stay, softmax's t
 if not __import__("autograder.execution.sandbox", fromlist=["bwrap_available"]).bwrap_available():
     OWN_ROUTES.pop("signal_everyone")  # unsandboxed, the kernel shares this user's processes
 ATTACKS = {**REVIEWED_ROUTES, **OWN_ROUTES}
-HONEST_SCORE = 7  # everything but relu's point
+# Attacks that write files (a later notebook's kernel could pick them up) or whose feedback is read
+# hand in the honest 02 too; the others hand in 01 only (02 would be the same honest notebook each time).
+WITH_02 = {"ipython_extension", "fake_module", "forged_files", "write_nnkit", "caller_frame", *METADATA_ROUTES}
+
+
+def honest_score(student):
+    """What the attacker's honest code earns: everything but relu's point (01: 3 of 4, 02: 4 if handed in)."""
+    return 7 if student in WITH_02 else 3
 
 
 def solution_relu(nb):
@@ -314,7 +321,9 @@ def graded(tmp_path_factory):
     put(course, "honest", {NB1: s1, NB2: s2})
     put(course, "blank", {NB1: release(NB1), NB2: release(NB2)})
     for student, src in ATTACKS.items():
-        put(course, student, {NB1: edit(s1, "relu", src), NB2: s2})
+        # an attack acts in 01's kernel; 02 (honest) is handed in only where 01 leaves files behind
+        # that a later kernel could pick up, or where its feedback is read
+        put(course, student, {NB1: edit(s1, "relu", src), **({NB2: s2} if student in WITH_02 else {})})
     put(course, "honest_dynamic", {NB1: edit(edit(s1, "relu", DYNAMIC_HONEST_RELU), "softmax", DYNAMIC_HONEST_SOFTMAX),
                                    NB2: s2})
     filler = ("import os\nos.makedirs('junk/deeper', exist_ok=True)\n"
@@ -376,9 +385,9 @@ def _check_no_gain(row, student):
     score, max_score = float(row["score"]), float(row["max"])
     assert max_score == 8, (student, row)
     if student in SELF_HARM:
-        assert score <= HONEST_SCORE, (student, row)
+        assert score <= honest_score(student), (student, row)
     else:
-        assert score == HONEST_SCORE, (student, row)
+        assert score == honest_score(student), (student, row)
 
 
 @pytest.mark.parametrize("student", sorted(REVIEWED_ROUTES))

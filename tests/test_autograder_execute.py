@@ -56,3 +56,13 @@ def test_output_cap_keeps_the_start_and_the_verdict(tmp_path):
     assert kinds.count(ProblemKind.OUTPUT_TRUNCATED) == 2
     # stderr that arrived after the cap still counts (nbgrader scores a test cell with stderr 0)
     assert any(o.get("name") == "stderr" for o in nb.cells[1].outputs)
+
+
+def test_kernel_environment_gives_torch_its_threads_and_numpy_one():
+    from autograder.execution.kernel import kernel_environment
+
+    env = kernel_environment("cpu", 2)
+    assert env["OMP_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "2"
+    assert env["OPENBLAS_NUM_THREADS"] == "1"  # numpy's small matrices: a spinning second thread only costs
+    assert env["CUDA_VISIBLE_DEVICES"] == "" and env["NNKIT_GRADING"] == "1"
+    assert "CUDA_VISIBLE_DEVICES" not in kernel_environment("cuda", 1)

@@ -615,7 +615,15 @@ def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_
         if blank:
             course.sync_gradebook(assignment)
             place("blank", {n: nb for n, nb in course.release_notebooks(assignment).items() if n in wanted})
-        summary = grade_assignment(course, assignment, workers=workers, seed=seed, progress=progress)
+        # longest first (whole notebooks before ones that skip cells, later notebooks before earlier),
+        # so that no worker is left alone with a long notebook at the end
+        index = {n: i for i, n in enumerate(manifest.notebooks)}
+        students = (["blank"] if blank else []) + \
+            [f"solution-{_slug(n.split('.')[0])}" for n in sorted(wanted, key=index.get, reverse=True) if solutions] + \
+            [_student_id(b) for b in sorted(packed, key=lambda b: (b.kind != "correct",
+                                                                     any(v == SKIPPED for v in b.sources.values()),
+                                                                     -index[b.notebook]))]
+        summary = grade_assignment(course, assignment, students, workers=workers, seed=seed, progress=progress)
         results = []
         for b in packed:
             score, max_score, lost = _notebook_points(summary.entries.get(_student_id(b), {}), b.notebook)

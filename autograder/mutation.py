@@ -211,7 +211,7 @@ def _statement_units(gid, source):
     out = []
     for node in tree.body:
         used = _global_names(ast.get_source_segment(src, node) or "")
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        if isinstance(node, _DEFINITIONS):
             out.append(((gid, node.name), {node.name}, used, ast.get_source_segment(src, node) or ""))
             continue
         used &= _read_before_bound(node)  # `for x in ...: f(x)` reads its own x, not an earlier cell's
@@ -225,8 +225,8 @@ def _statement_units(gid, source):
     return out
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
-           ast.GeneratorExp)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_SCOPES = _DEFINITIONS + (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def _read_before_bound(statement):
@@ -250,7 +250,7 @@ def _read_before_bound(statement):
                 bound.add(n.id)
         elif isinstance(n, _SCOPES):
             reads.update(sub.id for sub in ast.walk(n) if isinstance(sub, ast.Name) and sub.id not in bound)
-            if not isinstance(n, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            if isinstance(n, _DEFINITIONS):
                 bound.add(n.name)
         elif isinstance(n, (ast.Import, ast.ImportFrom)):
             bound.update((a.asname or a.name).split(".")[0] for a in n.names)

@@ -38,6 +38,6 @@ def memory_line(manifest):
     fits = need <= GRADESCOPE_DEFAULT_MB
     return (f"gradescope {manifest.name}: needs {need} MB of memory per container (manifest [limits] "
             f"container_memory_mb, measured by benchmarks/grading_memory.py); "
-            + ("Gradescope's default of 768 MB is enough" if fits else
+            + (f"Gradescope's default of {GRADESCOPE_DEFAULT_MB} MB is enough" if fits else
                f"Gradescope's default is {GRADESCOPE_DEFAULT_MB} MB: raise it in the assignment's Autograder "
                f"settings (container memory) to at least {need} MB"))

@@ -9,6 +9,10 @@ What is checked (nothing is executed):
 * every ``NAME = number  # manifest: thresholds.KEY`` literal in a test cell
   equals ``[thresholds] KEY`` and every manifest threshold is used by a test;
 * master notebooks have no outputs;
+* every ``{{ ... }}`` placeholder of their markdown (``{{ thresholds.KEY }}``,
+  ``{{ points }}``, ``{{ points.total }}``, ``{{ points.GRADE_ID }}``, sums of
+  ``points.*``) names a value that ``release`` can write in
+  (:mod:`autograder.course_values`);
 * the committed ``release/<a>/`` is what nbgrader generates from ``source/<a>/``
   (this one runs nbgrader's generate step in a scratch folder: ``--no-release``
   skips it);
@@ -52,9 +56,12 @@ def check_assignment(course_root, a, release=True):
         manifest = load_manifest(root, a)
     except ManifestError as exc:
         return [Problem(f"assignments/{a}.toml", str(exc), "correct the manifest")]
+    from autograder.course_values import placeholder_problems
+
     problems = []
     thresholds = {}
     masters = {}
+    unfillable = False
     for name in manifest.notebooks:
         path = root / "source" / a / name
         where = f"source/{a}/{name}"
@@ -94,6 +101,9 @@ def check_assignment(course_root, a, release=True):
                 thresholds[key] = (float(value), f"{where} ({m.get('grade_id')})")
         if any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
             problems.append(Problem(where, "has outputs", "clear all outputs in the master and save it"))
+        for what, fix in placeholder_problems(nb, manifest, name):
+            unfillable = True
+            problems.append(Problem(where, what, fix))
     for key, (value, where) in sorted(thresholds.items()):
         if key not in manifest.thresholds:
             problems.append(Problem(f"assignments/{a}.toml", f"threshold {key} = {value:g} in {where} is not in "
@@ -106,7 +116,7 @@ def check_assignment(course_root, a, release=True):
         problems.append(Problem(f"assignments/{a}.toml", f"threshold {key} is used by no test cell",
                                 f"mark its literal in a test cell with '# manifest: thresholds.{key}' or remove it"))
     problems += _check_mutants(root, a, masters)
-    if release and masters and len(masters) == len(manifest.notebooks):
+    if release and masters and len(masters) == len(manifest.notebooks) and not unfillable:  # else release fails
         problems += _check_release(root, a)
     return problems
 

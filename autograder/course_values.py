@@ -6,8 +6,10 @@ install nnkit from in one place; :meth:`autograder.course.Course.generate_assign
 it into the scratch copy of ``source/<a>`` before nbgrader sees it:
 
 * in markdown cells, ``{{ thresholds.KEY }}`` becomes ``[thresholds] KEY`` of
-  the manifest, ``{{ points }}`` the notebook's points and ``{{ points.total }}``
-  the assignment's;
+  the manifest, ``{{ points }}`` the notebook's points, ``{{ points.total }}``
+  the assignment's and ``{{ points.GRADE_ID }}`` the points of the graded cell
+  of that notebook with that grade id; ``{{ points.ID1 + points.ID2 }}`` is
+  their sum (one number for a part graded by several test cells);
 * in code cells, the literal of every ``NAME = number  # manifest: thresholds.KEY``
   line becomes the manifest's value, so the hidden test reads the number the
   prose states;
@@ -15,8 +17,10 @@ it into the scratch copy of ``source/<a>`` before nbgrader sees it:
   course's install setting (``course.toml``: ``[students] install = "..."``;
   default :data:`DEFAULT_INSTALL`), e.g. a fork's own repository.
 
-A placeholder naming an unknown key is an error that names the notebook and
-the fix (never left for students to see).
+A placeholder naming an unknown key (or a grade id of no graded cell), and a
+``{{ points... }}`` or ``{{ thresholds... }}`` that is not written as above, is
+an error that names the notebook and the fix (never left for students to see);
+:func:`placeholder_problems` lists them without writing anything (``check``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ DEFAULT_INSTALL = "nnkit @ git+https://github.com/nnkit-course/nnkit.git"
 
 #: ``NAME = number  # manifest: thresholds.KEY`` (a threshold literal of a test cell).
 THRESHOLD = re.compile(r"^(\s*(\w+)\s*=\s*)([-+0-9.eE]+)(\s*#\s*manifest:\s*thresholds\.(\w+)\s*)$", re.M)
-PLACEHOLDER = re.compile(r"\{\{\s*(thresholds\.\w+|points(?:\.total)?)\s*\}\}")
+#: ``{{ thresholds.KEY }}``, ``{{ points }}``, ``{{ points.total }}``, ``{{ points.ID }}``,
+#: ``{{ points.ID + points.ID2 }}``.
+PLACEHOLDER = re.compile(r"\{\{\s*(thresholds\.\w+|points|points\.[\w-]+(?:\s*\+\s*points\.[\w-]+)*)\s*\}\}")
+#: Anything that looks meant as one of them (checked after :data:`PLACEHOLDER`: a typo is an error, not prose).
+LOOKS_LIKE_PLACEHOLDER = re.compile(r"\{\{\s*(?:points|thresholds)\b[^{}]*\}\}")
 INSTALL_LINE = re.compile(r'^(\s*%pip install[^\n"]*")nnkit @ [^"\n]*(")', re.M)
 
 
@@ -62,25 +70,84 @@ def _number(value):
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def graded_points(nb):
+    """``{grade_id: points}`` of the graded cells of notebook ``nb`` (what ``{{ points.GRADE_ID }}`` reads)."""
+    out = {}
+    for cell in nb.cells:
+        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
+        if meta.get("grade") and meta.get("grade_id"):
+            out[meta["grade_id"]] = float(meta.get("points") or 0)
+    return out
+
+
+def _value(key, manifest, notebook, cells):
+    """The number placeholder ``key`` (the text inside the braces) stands for, or ``(what, fix)`` when it names none.
+
+    ``cells`` is :func:`graded_points` of the notebook.
+    """
+    if key.startswith("thresholds."):
+        value = manifest.thresholds.get(key.split(".", 1)[1])
+        if value is None:
+            return None, (f"{{{{ {key} }}}} names no value of assignments/{manifest.name}.toml",
+                          "add it there or fix the placeholder")
+        return value, None
+    if key == "points":
+        value = manifest.points.get(notebook)
+        if value is None:
+            return None, (f"{{{{ {key} }}}} names no value of assignments/{manifest.name}.toml",
+                          f'add "{notebook}" under [points] there or fix the placeholder')
+        return value, None
+    total = 0.0
+    for term in re.split(r"\s*\+\s*", key):
+        name = term.split(".", 1)[1]
+        if name == "total":
+            total += sum(manifest.points.values())
+        elif name in cells:
+            total += cells[name]
+        else:
+            known = ", ".join(sorted(cells)[:6]) + (", ..." if len(cells) > 6 else "")
+            return None, (f"{{{{ {key} }}}}: {name!r} is the grade id of no graded cell of this notebook",
+                          f"use the grade id of one of its test cells ({known or 'it has none'}) "
+                          "or fix the placeholder")
+    return total, None
+
+
+def _malformed(text):
+    """``(what, fix)`` for every ``{{ points... }}`` / ``{{ thresholds... }}`` in ``text`` that is not a placeholder."""
+    return [(f"{m.group(0)} is not a placeholder release can fill",
+             "write {{ thresholds.KEY }}, {{ points }}, {{ points.total }}, {{ points.GRADE_ID }} or "
+             "{{ points.ID1 + points.ID2 }}")
+            for m in LOOKS_LIKE_PLACEHOLDER.finditer(PLACEHOLDER.sub("", text))]
+
+
+def placeholder_problems(nb, manifest, notebook):
+    """``(what, fix)`` for each placeholder of the markdown cells of ``nb`` that :func:`fill` cannot fill."""
+    cells = graded_points(nb)
+    problems = []
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for match in PLACEHOLDER.finditer(cell.source):
+                problem = _value(match.group(1), manifest, notebook, cells)[1]
+                if problem and problem not in problems:
+                    problems.append(problem)
+            problems += [p for p in _malformed(cell.source) if p not in problems]
+    return problems
+
+
 def fill(nb, manifest, notebook, install):
     """Write the manifest's values (and the install spec ``install``) into notebook ``nb`` in place.
 
     ``notebook`` is its file name in the manifest. Returns the number of values written.
     """
     written = 0
+    where = f"source/{manifest.name}/{notebook}"
+    cells = graded_points(nb)
 
     def value_of(match):
         nonlocal written
-        key = match.group(1)
-        if key == "points":
-            value = manifest.points.get(notebook)
-        elif key == "points.total":
-            value = sum(manifest.points.values())
-        else:
-            value = manifest.thresholds.get(key.split(".", 1)[1])
-        if value is None:
-            raise CourseValueError(f"source/{manifest.name}/{notebook}: {match.group(0)} names no value of "
-                                   f"assignments/{manifest.name}.toml; add it there or fix the placeholder")
+        value, problem = _value(match.group(1), manifest, notebook, cells)
+        if problem:
+            raise CourseValueError(f"{where}: {problem[0]}; {problem[1]}")
         written += 1
         return _number(value)
 
@@ -88,7 +155,7 @@ def fill(nb, manifest, notebook, install):
         nonlocal written
         key = match.group(5)
         if key not in manifest.thresholds:
-            raise CourseValueError(f"source/{manifest.name}/{notebook}: threshold {key} is not under [thresholds] "
+            raise CourseValueError(f"{where}: threshold {key} is not under [thresholds] "
                                    f"of assignments/{manifest.name}.toml; add it there")
         written += 1
         return match.group(1) + repr(manifest.thresholds[key]) + match.group(4)
@@ -100,6 +167,9 @@ def fill(nb, manifest, notebook, install):
 
     for cell in nb.cells:
         if cell.cell_type == "markdown":
+            bad = _malformed(cell.source)
+            if bad:
+                raise CourseValueError(f"{where}: {bad[0][0]}; {bad[0][1]}")
             cell.source = PLACEHOLDER.sub(value_of, cell.source)
         elif cell.cell_type == "code":
             cell.source = INSTALL_LINE.sub(spec, THRESHOLD.sub(threshold, cell.source))

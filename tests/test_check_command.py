@@ -50,6 +50,7 @@ def test_points_threshold_and_duplicate_grade_id_are_each_named(tmp_path):
     nb_path = course / "source" / A / "02_fully_connected_net.ipynb"
     nb = json.loads(nb_path.read_text())
     graded = [c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade")]
+    renamed = graded[1]["metadata"]["nbgrader"]["grade_id"]
     graded[1]["metadata"]["nbgrader"]["grade_id"] = graded[0]["metadata"]["nbgrader"]["grade_id"]
     nb_path.write_text(json.dumps(nb, indent=1))
     proc = _check(course, "--no-release")
@@ -58,7 +59,9 @@ def test_points_threshold_and_duplicate_grade_id_are_each_named(tmp_path):
     assert "[points] says" in out and "01_activations_and_affine.ipynb" in out, out
     assert f"[thresholds] {key} = {float(value) / 2:g}" in out and "Fix:" in out, out
     assert f"grade id {graded[0]['metadata']['nbgrader']['grade_id']!r} is used by 2 cells" in out, out
-    assert "check: 1 assignment(s), 3 problem(s)" in out, out
+    # and the prose still names the renamed cell's points ({{ points.<its old id> }} in its part's heading)
+    assert f"{renamed!r} is the grade id of no graded cell" in out, out
+    assert "check: 1 assignment(s), 4 problem(s)" in out, out
 
 
 def test_a_stale_release_and_a_broken_mutant_file_are_named(tmp_path):

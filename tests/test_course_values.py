@@ -9,7 +9,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from autograder.course_values import DEFAULT_INSTALL, CourseValueError, fill, install_spec
+from autograder.checks import check_assignment
+from autograder.course_values import DEFAULT_INSTALL, CourseValueError, fill, install_spec, placeholder_problems
 from autograder.manifest import load_manifest
 from fixtures.autograder_support import put, run_cli
 
@@ -60,6 +61,59 @@ def test_unknown_placeholder_names_the_notebook_and_the_fix(tmp_path):
     nb.cells[1].source += " {{ thresholds.missing }}"
     with pytest.raises(CourseValueError, match=r"source/limits/01_limit.ipynb: \{\{ thresholds.missing \}\}.*add it"):
         fill(nb, manifest, NB, DEFAULT_INSTALL)
+
+
+def _two_parts():
+    """The master with a second graded cell (2 points) and a markdown cell naming the points of each part."""
+    nb = _master()
+    nb.cells.append(new_code_cell("assert score() > 0", metadata=_meta("test_positive", grade=True, locked=True,
+                                                                         points=2)))
+    nb.cells.insert(2, new_markdown_cell("Part A ({{ points.test_limit }} points), part B ({{points.test_positive}} "
+                                         "points), both ({{ points.test_limit + points.test_positive }} points) "
+                                         "of {{ points.total }}.", metadata=_meta("parts", locked=True)))
+    return nb
+
+
+def test_points_of_a_part_come_from_its_graded_cells(tmp_path):
+    manifest = load_manifest(_course(tmp_path, 0.75), A)
+    nb = _two_parts()
+    assert fill(nb, manifest, NB, DEFAULT_INSTALL) == 9
+    assert nb.cells[2].source == "Part A (3 points), part B (2 points), both (5 points) of 3."
+    assert placeholder_problems(_two_parts(), manifest, NB) == []
+    # the cell's points are the truth: change them and the prose follows
+    nb = _two_parts()
+    nb.cells[-1].metadata["nbgrader"]["points"] = 1.5
+    fill(nb, manifest, NB, DEFAULT_INSTALL)
+    assert nb.cells[2].source == "Part A (3 points), part B (1.5 points), both (4.5 points) of 3."
+
+
+@pytest.mark.parametrize("placeholder, message", [
+    ("{{ points.test_missing }}", r"'test_missing' is the grade id of no graded cell.*test_limit, test_positive"),
+    ("{{ points.answer }}", r"'answer' is the grade id of no graded cell"),  # a solution cell: no points
+    ("{{ points.test_limit + points.nope }}", r"'nope' is the grade id of no graded cell"),
+    ("{{ points.test_limit + }}", r"is not a placeholder release can fill.*points.GRADE_ID"),
+    ("{{ thresholds }}", r"is not a placeholder release can fill"),
+])
+def test_a_points_placeholder_naming_no_graded_cell_is_an_error_with_the_fix(tmp_path, placeholder, message):
+    manifest = load_manifest(_course(tmp_path, 0.75), A)
+    nb = _two_parts()
+    nb.cells[2].source += " " + placeholder
+    with pytest.raises(CourseValueError, match=r"^source/limits/01_limit.ipynb: .*" + message):
+        fill(nb, manifest, NB, DEFAULT_INSTALL)
+    assert len(placeholder_problems(nb, manifest, NB)) == 1
+
+
+def test_check_names_a_placeholder_release_cannot_fill(tmp_path):
+    course = _course(tmp_path, 0.5)
+    assert check_assignment(course, A, release=False) == []
+    nb = nbformat.read(course / "source" / A / NB, as_version=4)
+    nb.cells[1].source += " {{ points.test_limt }} {{ thresholds.limt }}"
+    nbformat.write(nb, course / "source" / A / NB)
+    problems = [str(p) for p in check_assignment(course, A, release=True)]
+    assert len(problems) == 2, problems  # and no second report from the release it cannot generate
+    assert problems[0].startswith(f"source/{A}/{NB}: {{{{ points.test_limt }}}}: 'test_limt' is the grade id of no "
+                                  "graded cell") and "Fix: use the grade id of one of its test cells" in problems[0]
+    assert "{{ thresholds.limt }} names no value of assignments/limits.toml" in problems[1]
 
 
 def test_install_spec_comes_from_course_toml(tmp_path):

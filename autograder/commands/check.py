@@ -11,7 +11,8 @@ def add(sub, common):
     """Register the ``check`` subcommand on ``sub`` (argparse subparsers)."""
     p = sub.add_parser("check", parents=[common], help="static checks of an assignment (manifest, notebooks, release)",
                        description="Check, without running any notebook, that the manifest agrees with the master "
-                                   "notebooks (notebooks, grade ids, points, thresholds), masters have no outputs, "
+                                   "notebooks (notebooks, grade ids, points, thresholds, the prose's {{ }} "
+                                   "placeholders), masters have no outputs, "
                                    "release/ is fresh and the mutant file loads; each problem is named with its fix.")
     p.add_argument("assignment", nargs="*")
     p.add_argument("--no-release", action="store_true", help="skip the release freshness check (nbgrader)")

@@ -56,6 +56,30 @@ def test_max_features_unknown_tokens_and_columns():
     assert list(v.columns(["the", "not in it", "", "the  the"])) == [v.vocabulary_["the"], -1, -1, -1]
 
 
+@pytest.mark.parametrize("max_features", [None, 5])
+def test_fit_transform_is_fit_then_transform(max_features):
+    """fit_transform tokenizes once; the matrix must be the one transform gives after fit."""
+    texts = TEXTS * 3 + ["a good film, not a bad one"]
+    v = NgramVectorizer((1, 3), max_features=max_features, punctuation=True, chunk_size=4)
+    X = v.fit_transform(texts)
+    Y = NgramVectorizer((1, 3), max_features=max_features, punctuation=True, chunk_size=5).fit(texts).transform(texts)
+    assert X.shape == Y.shape and X.has_sorted_indices and (X != Y).nnz == 0
+
+
+def test_code_table_agrees_with_a_dict_on_colliding_codes():
+    from nnkit.data.features import _CodeTable
+
+    rng = np.random.default_rng(0)
+    # codes that share low and high bits (many land in the same slots) and random ones
+    codes = np.unique(np.concatenate([np.arange(0, 1 << 40, 1 << 30), rng.integers(0, 1 << 62, 3000)]))
+    columns = rng.permutation(len(codes))
+    table = _CodeTable(codes, columns)
+    queries = np.concatenate([codes, rng.integers(0, 1 << 62, 5000), codes[::7] + 1])
+    want = dict(zip(codes.tolist(), columns.tolist()))
+    assert table.get(queries).tolist() == [want.get(q, -1) for q in queries.tolist()]
+    assert _CodeTable(np.zeros(0, np.int64), np.zeros(0, np.int64)).get(np.array([0, 5])).tolist() == [-1, -1]
+
+
 def test_errors():
     with pytest.raises(ValueError, match="ngram_range"):
         NgramVectorizer((1, 4))

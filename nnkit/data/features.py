@@ -5,9 +5,11 @@
 runs of ``a-z``, ``0-9`` and ``'``, n-grams joined by one space), but over the whole corpus at once:
 the characters become a numpy array, tokens are found from where runs of token characters start and
 end, each token is hashed (64-bit FNV-1a, computed for all tokens one character position at a time)
-and n-grams are integer codes of token ids. On 25,000 IMDB reviews, 1-3-grams take a few seconds
-instead of the half minute of a ``re.findall`` / ``" ".join`` / ``dict`` pipeline, and no list of
-Python strings per review is ever built (which is what made those pipelines need gigabytes).
+and n-grams are integer codes of token ids, looked up in numpy hash tables (open addressing, whole
+arrays at a time). On 25,000 IMDB reviews, fitting 1-3-grams and building the training matrix take
+about 3.5 s and a test matrix about 2.5 s (2 cores), instead of the half minute of a ``re.findall`` /
+``" ".join`` / ``dict`` pipeline, and no list of Python strings per review is ever built (which is
+what made those pipelines need gigabytes). :meth:`NgramVectorizer.fit_transform` tokenizes once.
 
 With ``punctuation=True`` every ASCII punctuation character other than ``'`` is a token of its own
 (``"great!"`` gives ``great`` and ``!``), which helps bag-of-n-gram sentiment models a little.
@@ -81,6 +83,63 @@ def _tokenize_chunk(texts: Sequence[str], punctuation: bool):
     return _hash_spans(chars, starts, ends), doc, data, starts, ends
 
 
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio (Fibonacci hashing)
+
+
+def _token_keys(hashes: np.ndarray) -> np.ndarray:
+    """Token hashes as non-negative int64 keys of a :class:`_CodeTable` (the top 63 bits)."""
+    return (hashes >> np.uint64(1)).astype(np.int64)
+
+
+class _CodeTable:
+    """A fixed map from int64 codes (>= 0) to int64 columns, looked up for a whole array at once.
+
+    Open addressing with linear probing in numpy arrays at most a quarter full: a lookup costs a
+    few vectorised gathers, against the ~20 cache-missing steps per code of a binary search over
+    the sorted codes.
+    """
+
+    def __init__(self, codes: np.ndarray, columns: np.ndarray):
+        bits = max(4, int(np.ceil(np.log2(max(len(codes), 1) * 4))))
+        self._shift = np.uint64(64 - bits)
+        self._mask = (1 << bits) - 1
+        self._keys = np.full(1 << bits, -1, dtype=np.int64)
+        self._values = np.full(1 << bits, -1, dtype=np.int64)
+        codes = np.asarray(codes, dtype=np.int64)
+        columns = np.asarray(columns, dtype=np.int64)
+        pending = np.arange(len(codes))
+        slot = self._slots(codes)
+        while len(pending):
+            s = slot[pending]
+            free = self._keys[s] == -1
+            # one code per free slot (the first); the others, and codes meeting a taken slot, probe on
+            taken_slots, first = np.unique(s[free], return_index=True)
+            winners = pending[free][first]
+            self._keys[taken_slots] = codes[winners]
+            self._values[taken_slots] = columns[winners]
+            placed = np.zeros(len(codes), dtype=bool)
+            placed[winners] = True
+            pending = pending[~placed[pending]]
+            slot[pending] = (slot[pending] + 1) & self._mask
+
+    def _slots(self, codes: np.ndarray) -> np.ndarray:
+        return ((codes.astype(np.uint64) * _MIX) >> self._shift).astype(np.int64)
+
+    def get(self, codes: np.ndarray) -> np.ndarray:
+        """The column of each code (int64), -1 for codes not in the table."""
+        codes = np.asarray(codes, dtype=np.int64)
+        out = np.full(len(codes), -1, dtype=np.int64)
+        live = np.arange(len(codes))
+        slot = self._slots(codes)
+        while len(live):
+            key = self._keys[slot]
+            hit = key == codes[live]
+            out[live[hit]] = self._values[slot[hit]]
+            more = (~hit) & (key != -1)
+            live, slot = live[more], (slot[more] + 1) & self._mask
+        return out
+
+
 class NgramVectorizer:
     """Word n-gram count vectors of texts, fitted on a training corpus.
 
@@ -147,11 +206,16 @@ class NgramVectorizer:
 
     def fit(self, texts: Sequence[str]) -> "NgramVectorizer":
         """Learn the vocabulary of ``texts`` (the training texts only)."""
+        self._fit(texts)
+        return self
+
+    def _fit(self, texts: Sequence[str]) -> list:
+        """:meth:`fit`; returns each chunk's (token ids, document of each token, number of texts)."""
         chunks, names = [], {}
         for chunk in self._chunks(texts):
             h, doc, data, starts, ends = _tokenize_chunk(chunk, self.punctuation)
             uh, first, inv = np.unique(h, return_index=True, return_inverse=True)
-            chunks.append((uh, inv.reshape(-1).astype(np.int32), doc.astype(np.int32)))
+            chunks.append((uh, inv.reshape(-1).astype(np.int32), doc.astype(np.int32), len(chunk)))
             for key, i in zip(uh.tolist(), first.tolist()):
                 if key not in names:
                     names[key] = data[starts[i]:ends[i]].decode("ascii")
@@ -165,7 +229,7 @@ class NgramVectorizer:
         for n in range(lo, hi + 1):
             # every n-gram of the corpus as a code, sorted in place: runs of equal codes are counts
             parts = []
-            for uh, inv, doc in chunks:
+            for uh, inv, doc, _ in chunks:
                 ids = np.searchsorted(self._token_hashes, uh).astype(np.int64)[inv]
                 parts.append(self._codes(ids, doc, n, self._base)[0])
                 del ids
@@ -191,7 +255,6 @@ class NgramVectorizer:
                 keep &= cand_count >= kth
                 del c
             cand_n, cand_code, cand_count = cand_n[keep], cand_code[keep], cand_count[keep]
-        del chunks
         n_all, code_all, count_all = cand_n, cand_code, cand_count
         keep = np.arange(len(count_all))
         # most frequent first; ties: shorter n-grams first, then by code (deterministic)
@@ -206,10 +269,14 @@ class NgramVectorizer:
             cols = np.flatnonzero(self._vocab_n == n)
             srt = np.argsort(self._vocab_code[cols], kind="stable")
             self._lookup[n] = (self._vocab_code[cols][srt], cols[srt].astype(np.int64))
+        self._tables = {n: _CodeTable(codes, columns) for n, (codes, columns) in self._lookup.items() if len(codes)}
+        self._token_table = _CodeTable(_token_keys(self._token_hashes), np.arange(len(self._token_hashes)))
         self._fitted = True
         self._names: Optional[np.ndarray] = None
         self._vocabulary: Optional[Dict[str, int]] = None
-        return self
+        # every token of the training texts is known: ids without a lookup (int32 kept small until used)
+        return [(np.searchsorted(self._token_hashes, uh).astype(np.int32)[inv], doc, n_texts)
+                for uh, inv, doc, n_texts in chunks]
 
     def _check_fitted(self):
         if not self._fitted:
@@ -266,35 +333,42 @@ class NgramVectorizer:
             out.append(int(cols[at]) if at < len(codes) and codes[at] == code else -1)
         return np.asarray(out, dtype=np.int64)
 
+    def _count_matrix(self, ids: np.ndarray, doc: np.ndarray, n_texts: int) -> sp.csr_matrix:
+        """float32 CSR counts of the vocabulary n-grams of token ``ids`` (-1: unknown) in documents ``doc``."""
+        V = len(self._vocab_code)
+        ids = ids.astype(np.int64)
+        doc = doc.astype(np.int64)
+        keys = []
+        for n, table in self._tables.items():
+            code, where = self._codes(ids, doc, n, self._base)
+            if len(code) == 0:
+                continue
+            column = table.get(code)
+            hit = column >= 0
+            keys.append(doc[where[hit]] * V + column[hit])
+        key, count = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
+        indptr = np.searchsorted(key, np.arange(n_texts + 1, dtype=np.int64) * V)
+        return sp.csr_matrix((count.astype(np.float32), (key % V).astype(np.int32), indptr), shape=(n_texts, V))
+
+    def _stack(self, blocks: List[sp.csr_matrix]) -> sp.csr_matrix:
+        if not blocks:
+            return sp.csr_matrix((0, len(self._vocab_code)), dtype=np.float32)
+        return sp.vstack(blocks, format="csr", dtype=np.float32)
+
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """float32 CSR counts, shape ``(len(texts), len(vocabulary_))``, sorted indices."""
         self._check_fitted()
-        texts = list(texts)
-        V = len(self._vocab_code)
         blocks = []
         for chunk in self._chunks(texts):
             h, doc, _, _, _ = _tokenize_chunk(chunk, self.punctuation)
-            uh, inv = np.unique(h, return_inverse=True)
-            pos = np.searchsorted(self._token_hashes, uh)
-            pos[pos == len(self._token_hashes)] = 0
-            known = np.where(self._token_hashes[pos] == uh, pos, -1) if len(self._token_hashes) else np.full(len(uh), -1)
-            ids = known.astype(np.int64)[inv.reshape(-1)]
-            keys = []
-            for n, (codes, columns) in self._lookup.items():
-                code, where = self._codes(ids, doc, n, self._base)
-                if len(codes) == 0 or len(code) == 0:
-                    continue
-                at = np.searchsorted(codes, code)
-                at[at == len(codes)] = 0
-                hit = codes[at] == code
-                keys.append(doc[where[hit]] * V + columns[at[hit]])
-            key, count = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
-            indptr = np.searchsorted(key, np.arange(len(chunk) + 1, dtype=np.int64) * V)
-            blocks.append(sp.csr_matrix((count.astype(np.float32), (key % V).astype(np.int32), indptr),
-                                        shape=(len(chunk), V)))
-        if not blocks:
-            return sp.csr_matrix((0, V), dtype=np.float32)
-        return sp.vstack(blocks, format="csr", dtype=np.float32)
+            blocks.append(self._count_matrix(self._token_table.get(_token_keys(h)), doc, len(chunk)))
+        return self._stack(blocks)
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:
-        return self.fit(texts).transform(texts)
+        """:meth:`fit` then :meth:`transform` of the same texts, which are tokenized once."""
+        chunks = self._fit(texts)
+        blocks = []
+        while chunks:
+            ids, doc, n_texts = chunks.pop(0)
+            blocks.append(self._count_matrix(ids, doc, n_texts))
+        return self._stack(blocks)

@@ -34,8 +34,13 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m autograder demo
 
+# Two pytest-xdist workers: a mutation report's grading workers use both cores only part of the time
+# (kernel start-up, verdict round trips, the run's tail); tests/conftest.py keeps each expensive shared
+# fixture (a graded class, a mutation report) in one worker. TEST_WORKERS=0 runs them in one process.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/imdb_load.py

@@ -24,9 +24,21 @@
     kernel's ``torch.nn``.
 ``seed(k)`` / ``exact_seed(k)``
     See :mod:`autograder.verifier.seeding`.
+``with_references(name=function, ...)``
+    The notebook's ``name`` rebound to ``function``, a plain function of the
+    test (it runs here, as a callback the student's code calls), so that a test
+    of the student's network runs on the reference versions of the layers
+    another notebook grades: ``with with_references(affine_forward=_affine_forward):
+    model.loss(X, y)``. The notebook's own objects come back when the ``with``
+    block ends; called without ``with`` (a hidden block at the top of a test
+    cell, so that the cell's visible code runs on the references too), at the
+    end of the test cell. The function's source never reaches the kernel; an
+    exception it raises arrives there as its type and message only.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from autograder.verifier.proxy import Remote, RemotePath
 
@@ -95,11 +107,111 @@ def twin(build, kernel):
     return trusted, remote
 
 
-def names(endpoint_getter, mixer):
-    """The helper names of a test namespace (see module doc)."""
+class References:
+    """Names of the student's notebook rebound to functions of the test (see :func:`with_references`).
+
+    Entering binds nothing more (the names are rebound when this is made); leaving
+    restores the notebook's own objects, as :meth:`restore` does (once).
+    """
+
+    def __init__(self, namespace, saved, active):
+        self._namespace = namespace  # a Remote of the kernel's user namespace (a live dict)
+        self._saved = saved          # name -> the notebook's own object (a Remote), or _ABSENT
+        self._active = active
+        active.append(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.restore()
+        return False
+
+    def restore(self):
+        """Give the notebook its own objects back (names it did not define are removed again)."""
+        if self not in self._active:
+            return
+        self._active.remove(self)
+        problem = None
+        for name, original in reversed(list(self._saved.items())):
+            try:
+                if original is _ABSENT:
+                    del self._namespace[name]
+                else:
+                    self._namespace[name] = original
+            except Exception as exc:  # noqa: BLE001 - restore the others, then report the first problem
+                problem = problem or exc
+        if problem is not None:
+            raise problem
+
+
+_ABSENT = object()
+
+
+def _as_callback(function, name):
+    """``function`` as it runs for the student's code: an exception it raises reaches the kernel as its type and
+    message only, with no frame of the test (names, line numbers) in the traceback sent there."""
+    if not callable(function) or isinstance(function, (Remote, RemotePath)):
+        raise TypeError(f"with_references: {name}= must be a function of the test, not {function!r}")
+
+    def reference(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - re-raised without the test's frames
+            try:
+                clean = type(exc)(*exc.args)
+            except Exception:  # noqa: BLE001 - an exception class with another signature
+                clean = RuntimeError(f"{type(exc).__name__}: {exc}")
+        raise clean from None
+
+    return reference
+
+
+def with_references(functions, endpoint_getter, active):
+    """Rebind names of the student's notebook to ``functions`` ({name: function of the test}) until the
+    returned :class:`References` is restored (a ``with`` block's end, else the end of the test cell:
+    ``active`` is the session's list of bindings, which :func:`restore_references` empties)."""
+    if not functions:
+        raise TypeError("with_references() needs at least one name=function")
+    wrapped = {name: _as_callback(fn, name) for name, fn in functions.items()}
+    shell = RemotePath(endpoint_getter, "IPython.get_ipython")()
+    if shell is not None:
+        namespace = keep(shell).user_ns  # the kernel's user namespace: what notebook code resolves names in
+    else:  # a plain Python process (no IPython shell): the names of __main__
+        namespace = RemotePath(endpoint_getter, "builtins.vars", keep=True)(RemotePath(endpoint_getter, "__main__"))
+    saved = {}
+    bindings = References(namespace, saved, active)
+    try:
+        for name, function in wrapped.items():
+            saved[name] = keep(namespace).get(name) if name in namespace else _ABSENT
+            namespace[name] = function
+    except BaseException:
+        with contextlib.suppress(Exception):
+            bindings.restore()
+        raise
+    return bindings
+
+
+def restore_references(active):
+    """Restore every binding of :func:`with_references` still in place (the end of a test cell); returns the
+    first problem met (an exception) or None."""
+    problem = None
+    while active:
+        try:
+            active[-1].restore()
+        except Exception as exc:  # noqa: BLE001 - the verdict stands; the kernel is probably gone
+            problem = problem or exc
+    return problem
+
+
+def names(endpoint_getter, mixer, references=None):
+    """The helper names of a test namespace (see module doc); ``references``: the session's list of
+    :func:`with_references` bindings in place (restored by :func:`restore_references` after each cell)."""
     from autograder.verifier.seeding import ExactSeed
 
     kernel = RemotePath(endpoint_getter)
+    active = [] if references is None else references
     return {"fetch": fetch, "keep": keep, "kernel": kernel, "notebook": NotebookNames(endpoint_getter),
             "is_instance": is_instance, "isinstance": is_instance, "to_kernel": lambda value: to_kernel(value, endpoint_getter),
-            "twin": lambda build: twin(build, kernel), "seed": mixer.seed, "exact_seed": ExactSeed}
+            "twin": lambda build: twin(build, kernel), "seed": mixer.seed, "exact_seed": ExactSeed,
+            "with_references": lambda **functions: with_references(functions, endpoint_getter, active)}

@@ -153,7 +153,8 @@ class Session:
                 exec(compile(stmt, f"<{notebook} imports>", "exec"), ns)
             except Exception:  # noqa: BLE001 - an import the grader lacks (e.g. a plotting helper)
                 pass
-        self.helpers = helpers.names(lambda: self.endpoint, self.mixer)
+        self.references = []  # with_references bindings in place, restored at the end of each cell
+        self.helpers = helpers.names(lambda: self.endpoint, self.mixer, self.references)
         ns.update(self.helpers)
 
     # -- one test cell --------------------------------------------------------------------
@@ -171,6 +172,9 @@ class Session:
                 verdict["score"] = float(value)
         except BaseException as exc:  # noqa: BLE001 - every failure is the test's verdict
             verdict.update(passed=False, **describe_failure(exc))
+        # names the cell rebound with with_references (for its visible code too) are the notebook's own again
+        # before the kernel runs the next cell
+        helpers.restore_references(getattr(self, "references", []))
         verdict["stdout"] = out.getvalue()
         verdict["seconds"] = round(time.monotonic() - t0, 3)
         return verdict

@@ -596,10 +596,11 @@ CORRECT_04 = [
 
 # ---------------------------------------------------------------- 05: end to end on IMDB
 WRONG_05 = [
-    wrong("imdb_adam_ascends", NB5, "pasted_03",
-          [("    next_w = w - config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])",
-            "    next_w = w + config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])")],
-          ["test_imdb_final_model", "test_imdb_test_accuracy_hidden"]),
+    # 05 grades no function of its own (its tests train the recipes on reference versions of the pasted code,
+    # see PASTED_MISTAKES_COST_NOTHING): only a function that was not pasted at all costs its points here
+    wrong("imdb_nesterov_momentum_not_pasted", NB5, "pasted_03",
+          [("def nesterov_momentum(w, dw, config=None):", "def nesterov(w, dw, config=None):")],
+          ["test_imdb_batchnorm_nesterov_hidden"]),
 ]
 CORRECT_05 = [
     correct("alt_pasted_softmax_loss_scipy", NB5, {"pasted_01": edit(NB5, "pasted_01", (
@@ -609,6 +610,28 @@ CORRECT_05 = [
         "    log_probs = log_softmax(x, axis=1)\n"))}),
 ]
 
+
+# ---------------------------------------------------------------- issue 11: each mistake costs once
+# A mistake in a function pasted from an earlier notebook costs points only in the notebook that grades it:
+# the network tests of 02 and 04 and the IMDB runs of 05 run on their hidden tests' reference versions of
+# the pasted functions (with_references, autograder/verifier/helpers.py). A submission whose pasted copies
+# are wrong keeps every autograded point of the notebook it pasted them into (its visible checks, in the
+# student's kernel, still show that the network breaks).
+PASTED_MISTAKES_COST_NOTHING = [
+    correct("pasted_layers_and_init_wrong_in_04", NB4, {"pasted_01_02": edit(
+        NB4, "pasted_01_02",
+        ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),
+        ("def relu_forward(x):\n    return np.maximum(0, x), x", "def relu_forward(x):\n    return np.maximum(0.01 * x, x), x"),
+        ("np.sqrt(2.0 / fan_in)", "np.sqrt(1.0 / fan_in)"))}),
+    correct("pasted_layers_and_adam_wrong_in_05", NB5, {
+        "pasted_01": edit(NB5, "pasted_01",
+                          ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),
+                          ("def relu_forward(x):\n    return np.maximum(0, x), x",
+                           "def relu_forward(x):\n    return np.maximum(0.01 * x, x), x")),
+        "pasted_03": edit(NB5, "pasted_03",
+                          ("    next_w = w - config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])",
+                           "    next_w = w + config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])"))}),
+]
 
 # ---------------------------------------------------------------- issue 10: more correct alternatives
 # (each a different but correct way to write a function the new hidden tests check more strictly)
@@ -708,4 +731,4 @@ CORRECT_04 = _split(CORRECT_04, {
 })
 
 MUTANTS = (WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05
-           + CORRECT_05 + CORRECT_ISSUE10)
+           + CORRECT_05 + CORRECT_ISSUE10 + PASTED_MISTAKES_COST_NOTHING)

@@ -7,7 +7,9 @@ What is checked (nothing is executed):
 * each notebook's ``[points]`` total equals the points of its graded cells;
 * graded code cells are locked test cells;
 * every ``NAME = number  # manifest: thresholds.KEY`` literal in a test cell
-  equals ``[thresholds] KEY`` and every manifest threshold is used by a test;
+  equals ``[thresholds] KEY`` (a key may be marked in several test cells, the
+  visible check and the hidden test of one bound; each literal that disagrees is
+  named) and every manifest threshold is used by a test;
 * master notebooks have no outputs;
 * every ``{{ ... }}`` placeholder of their markdown (``{{ thresholds.KEY }}``,
   ``{{ points }}``, ``{{ points.total }}``, ``{{ points.GRADE_ID }}``, sums of
@@ -96,22 +98,25 @@ def check_assignment(course_root, a, release=True):
                 problems.append(Problem(where, f"graded code cell {m.get('grade_id')!r} is not a locked test cell",
                                         "make it 'Autograder tests' (locked) or a manually graded answer"))
             for var, value, key in THRESHOLD.findall(c.source):
-                if key in thresholds:
-                    problems.append(Problem(where, f"threshold {key} is set in two test cells", "keep one"))
-                thresholds[key] = (float(value), f"{where} ({m.get('grade_id')})")
+                thresholds.setdefault(key, []).append((float(value), f"{where} ({m.get('grade_id')})"))
         if any(c.get("outputs") or c.get("execution_count") for c in nb.cells if c.cell_type == "code"):
             problems.append(Problem(where, "has outputs", "clear all outputs in the master and save it"))
         for what, fix in placeholder_problems(nb, manifest, name):
             unfillable = True
             problems.append(Problem(where, what, fix))
-    for key, (value, where) in sorted(thresholds.items()):
+    for key, uses in sorted(thresholds.items()):
         if key not in manifest.thresholds:
-            problems.append(Problem(f"assignments/{a}.toml", f"threshold {key} = {value:g} in {where} is not in "
+            value, where = uses[0]
+            also = f" (and {len(uses) - 1} more marked literal(s))" if len(uses) > 1 else ""
+            problems.append(Problem(f"assignments/{a}.toml", f"threshold {key} = {value:g} in {where}{also} is not in "
                                     "[thresholds]", f"add {key} = {value:g} under [thresholds]"))
-        elif abs(float(manifest.thresholds[key]) - value) > 1e-12:
-            problems.append(Problem(f"assignments/{a}.toml", f"[thresholds] {key} = {float(manifest.thresholds[key]):g} "
-                                    f"but the test in {where} uses {value:g}",
-                                    "change both together (the test's literal is what grades)"))
+            continue
+        want = float(manifest.thresholds[key])
+        for value, where in uses:  # every marked literal: the visible check and the hidden test of one bound
+            if abs(want - value) > 1e-12:
+                problems.append(Problem(f"assignments/{a}.toml", f"[thresholds] {key} = {want:g} "
+                                        f"but the test in {where} uses {value:g}",
+                                        "change both together (the test's literal is what grades)"))
     for key in sorted(set(manifest.thresholds) - set(thresholds)):
         problems.append(Problem(f"assignments/{a}.toml", f"threshold {key} is used by no test cell",
                                 f"mark its literal in a test cell with '# manifest: thresholds.{key}' or remove it"))

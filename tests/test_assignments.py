@@ -82,15 +82,20 @@ def test_graded_cells_are_locked_tests_or_written_answers(a, name):
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_thresholds_match_test_literals(a):
+    """Every marked threshold literal (a key may be marked in several test cells: the visible check and the hidden
+    test of one bound) has the manifest's value and is used in a comparison; every manifest threshold is used."""
     manifest = load_manifest(REPO, a)
     found = {}
     for name in manifest.notebooks:
         for cell in grade_cells(_source(a, name)):
+            gid = nbgrader_meta(cell)["grade_id"]
             for var, value, key in THRESHOLD.findall(cell.source):
-                assert key not in found, f"threshold {key} is set in two test cells"
+                assert key in manifest.thresholds, f"{name} {gid}: threshold {key} is not in [thresholds]"
+                assert float(value) == float(manifest.thresholds[key]), \
+                    f"{name} {gid}: {var} = {value} but [thresholds] {key} = {manifest.thresholds[key]}"
                 assert re.search(rf"(>=|<=|>|<)\s*{var}\b", cell.source), f"{name}: {var} is not used in a comparison"
-                found[key] = float(value)
-    assert found == {k: float(v) for k, v in manifest.thresholds.items()}
+                found.setdefault(key, []).append(gid)
+    assert set(found) == set(manifest.thresholds), f"thresholds no test cell uses: {set(manifest.thresholds) - set(found)}"
 
 
 @pytest.mark.parametrize("a,name", _notebooks())

@@ -58,10 +58,15 @@ def test_points_threshold_and_duplicate_grade_id_are_each_named(tmp_path):
     assert proc.returncode == 1, out + proc.stderr
     assert "[points] says" in out and "01_activations_and_affine.ipynb" in out, out
     assert f"[thresholds] {key} = {float(value) / 2:g}" in out and "Fix:" in out, out
+    # the key is marked in two test cells (the visible check and the hidden test): each literal is named
+    marked = [c["metadata"]["nbgrader"]["grade_id"] for c in graded if f"# manifest: thresholds.{key}" in "".join(c["source"])]
+    assert len(marked) == 2, marked
+    for gid in marked:
+        assert f"the test in source/{A}/02_fully_connected_net.ipynb ({gid}) uses {float(value):g}" in out, out
     assert f"grade id {graded[0]['metadata']['nbgrader']['grade_id']!r} is used by 2 cells" in out, out
     # and the prose still names the renamed cell's points ({{ points.<its old id> }} in its part's heading)
     assert f"{renamed!r} is the grade id of no graded cell" in out, out
-    assert "check: 1 assignment(s), 4 problem(s)" in out, out
+    assert "check: 1 assignment(s), 5 problem(s)" in out, out
 
 
 def test_a_stale_release_and_a_broken_mutant_file_are_named(tmp_path):

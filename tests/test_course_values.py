@@ -116,6 +116,30 @@ def test_check_names_a_placeholder_release_cannot_fill(tmp_path):
     assert "{{ thresholds.limt }} names no value of assignments/limits.toml" in problems[1]
 
 
+def test_a_threshold_may_be_marked_in_several_test_cells_when_each_has_the_manifest_value(tmp_path):
+    """The visible check and the hidden test of one bound both mark it: check accepts that when every literal
+    has the manifest's value, names each one that does not, and release writes the manifest's value into all."""
+    course = _course(tmp_path, 0.5)
+    path = course / "source" / A / NB
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(new_code_cell("LIMIT = 0.5  # manifest: thresholds.limit\nassert score() >= LIMIT, f'below {LIMIT}'",
+                                  metadata=_meta("test_limit_again", grade=True, locked=True, points=0)))
+    nbformat.write(nb, path)
+    assert check_assignment(course, A, release=False) == []
+    manifest = load_manifest(course, A)
+    filled = nbformat.read(path, as_version=4)
+    manifest.thresholds["limit"] = 0.75  # what release writes follows the manifest, in both cells
+    assert fill(filled, manifest, NB, DEFAULT_INSTALL) == 6  # 2 literals, prose (2 points, 1 threshold), install
+    assert [c.source.splitlines()[0] for c in filled.cells[3:]] == [
+        "limit = 0.75  # manifest: thresholds.limit", "LIMIT = 0.75  # manifest: thresholds.limit"]
+    # a literal that disagrees with the manifest is named, with its cell, and only that one
+    nb.cells[-1].source = nb.cells[-1].source.replace("LIMIT = 0.5", "LIMIT = 0.6")
+    nbformat.write(nb, path)
+    problems = [str(p) for p in check_assignment(course, A, release=False)]
+    assert problems == [f"assignments/{A}.toml: [thresholds] limit = 0.5 but the test in source/{A}/{NB} (test_limit_again) "
+                        "uses 0.6. Fix: change both together (the test's literal is what grades)"], problems
+
+
 def test_install_spec_comes_from_course_toml(tmp_path):
     assert install_spec(tmp_path) == DEFAULT_INSTALL
     (tmp_path / "course.toml").write_text('[students]\ninstall = "nnkit @ git+https://example.org/fork.git"\n')

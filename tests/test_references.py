@@ -43,6 +43,13 @@ def adam_like(w, dw, config):       # the student's update rule, used when no re
     return w, config
 def rule_by_name(w, dw):
     return step_twice(adam_like, w, dw)
+def square(x):                      # right
+    return x ** 2
+def clip(x):                        # right values, but changes its input in place
+    x[x < 0] = 0
+    return x
+def use(x):
+    return square(x) + clip(x)
 import traceback
 LOG = []
 '''
@@ -131,4 +138,38 @@ def test_names_must_be_functions_of_the_test(session):
     s, ns = session
     out = s.run_cell("test_x", "with_references(layer=network)")
     assert not out["passed"] and "must be a function of the test" in out["evalue"]
+    assert ns["layer"](2) == 4
+
+
+def test_check_rebinds_only_when_the_notebooks_functions_differ(session):
+    """A probe of the notebook's functions against the references: the same results (and untouched inputs), no
+    callbacks; different results, an input changed in place, an exception or a missing name, every name rebound."""
+    s, ns = session
+    own = ns["square"], ns["clip"]
+    verdict(s, "def _square(x):\n    return x * x\n"
+               "def _clip(x):\n    return np.maximum(x, 0)\n"
+               "def _probe(f):\n"
+               "    x = np.random.default_rng(0).standard_normal((3, 4))\n"
+               "    return [f.square(x), x]\n"
+               "r = with_references(square=_square, check=_probe)\n"
+               "assert r.rebound == [], 'square agrees: nothing rebound'\n"
+               "def _probe2(f):\n"
+               "    x = np.random.default_rng(0).standard_normal((3, 4))\n"
+               "    return [f.square(x), f.clip(x), x]\n"
+               "r = with_references(square=_square, clip=_clip, check=_probe2)\n"
+               "assert r.rebound == ['square', 'clip'], r.rebound\n"        # clip changes its input: all rebound
+               "assert np.array_equal(use(np.array([-1.0, 2.0])), [1.0, 6.0])\n"
+               "r.restore()\n"
+               "def _probe3(f):\n"
+               "    return [f.layer(np.ones(2)), f.missing(np.ones(2))]\n"
+               "r = with_references(layer=lambda x: x * x, missing=lambda x: x, check=_probe3)\n"
+               "assert r.rebound == ['layer', 'missing']\n")
+    assert (ns["square"], ns["clip"]) == own and "missing" not in ns
+
+
+def test_a_probe_that_fails_on_the_references_is_the_tests_error(session):
+    s, ns = session
+    out = s.run_cell("test_x", "def _probe(f):\n    return f.nothing_here(1)\n"
+                               "with_references(layer=lambda x: x, check=_probe)")
+    assert not out["passed"] and out["ename"] == "AttributeError"
     assert ns["layer"](2) == 4

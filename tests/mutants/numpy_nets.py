@@ -618,6 +618,10 @@ CORRECT_05 = [
 # are wrong keeps every autograded point of the notebook it pasted them into (its visible checks, in the
 # student's kernel, still show that the network breaks).
 PASTED_MISTAKES_COST_NOTHING = [
+    correct("pasted_layers_wrong_in_02", NB2, {"layers_from_01": edit(
+        NB2, "layers_from_01",
+        ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),
+        ("def relu_forward(x):\n    return np.maximum(0, x), x", "def relu_forward(x):\n    return np.maximum(0.01 * x, x), x"))}),
     correct("pasted_layers_and_init_wrong_in_04", NB4, {"pasted_01_02": edit(
         NB4, "pasted_01_02",
         ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),

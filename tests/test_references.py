@@ -67,7 +67,9 @@ def session(monkeypatch):
     thread.start()
     v1, v2 = socket.socketpair()  # the worker's sockets: unused, the kernel is connected directly
     s = runner.Session(v1, v2)
-    s.endpoint = Endpoint(a, "v", make_proxy=proxy.Remote, exportable=callable)
+    s.sent = []  # every frame the verifier sends the kernel
+    s.endpoint = Endpoint(runner.RecordingChannel(a, runner.KERNEL_LIMITS, s.sent), "v", make_proxy=proxy.Remote,
+                          exportable=callable)
     s.namespace = proxy.NotebookNamespace(lambda: s.endpoint)
     s.init(7, "import numpy as np\n", "nb.ipynb")
     yield s, main.__dict__
@@ -104,6 +106,19 @@ def test_a_binding_without_with_lasts_until_the_end_of_the_cell(session):
     assert not out["passed"] and out["evalue"] == "the visible part failed"
     assert ns["layer"] is own, "restored at the end of the cell, even a failed one"
     verdict(s, "assert network(3.0) == 7.0")
+
+
+def test_the_reference_never_travels_to_the_kernel(session):
+    """The kernel gets a handle to call back, never the function's code, name or constants."""
+    s, ns = session
+    verdict(s, "def _secret_reference_name(x):\n"
+               "    'SECRET-DOCSTRING'\n"
+               "    return x * 3.25 + 0.125\n"
+               "with with_references(layer=_secret_reference_name):\n"
+               "    assert network(2.0) == 7.625\n")
+    sent = b"".join(s.sent)
+    assert sent and b"_secret_reference_name" not in sent and b"SECRET" not in sent and b"3.25" not in sent
+    assert ns["layer"](2) == 4
 
 
 def test_an_exception_of_the_reference_reaches_the_kernel_without_the_tests_frames(session):

@@ -198,10 +198,10 @@ def _same(got, expected):
         return bool(np.allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True))
     if isinstance(expected, (bool, np.bool_)) or expected is None or isinstance(expected, str):
         return type(got) is type(expected) and got == expected
-    if isinstance(expected, (int, float, np.number)):
+    if isinstance(expected, (int, float, complex, np.number)):
         rtol = _RTOL[not isinstance(expected, np.floating) or expected.dtype.itemsize >= 8]
-        return (isinstance(got, (int, float, np.number)) and not isinstance(got, (bool, np.bool_))
-                and bool(np.isclose(float(got), float(expected), rtol=rtol, atol=1e-12, equal_nan=True)))
+        return (isinstance(got, (int, float, complex, np.number)) and not isinstance(got, (bool, np.bool_))
+                and bool(np.isclose(got, expected, rtol=rtol, atol=1e-12, equal_nan=True)))
     if isinstance(expected, (list, tuple)):
         return (isinstance(got, (list, tuple)) and len(got) == len(expected)
                 and all(_same(g, e) for g, e in zip(got, expected)))

@@ -596,11 +596,30 @@ CORRECT_04 = [
 
 # ---------------------------------------------------------------- 05: end to end on IMDB
 WRONG_05 = [
-    # 05 grades no function of its own (its tests train the recipes on reference versions of the pasted code,
-    # see PASTED_MISTAKES_COST_NOTHING): only a function that was not pasted at all costs its points here
+    # The IMDB runs train their recipes on reference versions of the pasted code (see PASTED_MISTAKES_COST_NOTHING):
+    # only a function that was not pasted at all costs their points here
     wrong("imdb_nesterov_momentum_not_pasted", NB5, "pasted_03",
           [("def nesterov_momentum(w, dw, config=None):", "def nesterov(w, dw, config=None):")],
           ["test_imdb_batchnorm_nesterov_hidden"]),
+    # 05's own functions (issue 11: the missing topics)
+    wrong("tfidf_idf_without_the_final_plus_one", NB5, "tfidf",
+          [("        idf = np.log((1.0 + N) / (1.0 + df)) + 1.0", "        idf = np.log((1.0 + N) / (1.0 + df))")],
+          ["test_tfidf", "test_tfidf_hidden"]),
+    wrong("tfidf_scales_X_in_place", NB5, "tfidf",
+          [("    values = X.data * idf[X.indices]", "    X.data *= idf[X.indices]\n    values = X.data")],
+          ["test_tfidf", "test_tfidf_hidden"]),
+    wrong("l1_gradient_proportional_to_W", NB5, "penalties",
+          [("    dW = lam * np.sign(W)", "    dW = lam * W")],
+          ["test_penalties", "test_penalties_hidden", "test_l1_sparsity_hidden"]),
+    wrong("elastic_net_loss_without_the_half", NB5, "penalties",
+          [("    loss = l1 * np.abs(W).sum() + 0.5 * l2 * np.sum(W * W)", "    loss = l1 * np.abs(W).sum() + l2 * np.sum(W * W)")],
+          ["test_penalties", "test_penalties_hidden"]),
+    wrong("ensemble_vote_ties_to_the_lowest_class", NB5, "ensemble_predict",
+          [("        return np.argmax(np.where(tied, mean, -np.inf), axis=1)", "        return np.argmax(votes, axis=1)")],
+          ["test_ensemble_predict", "test_ensemble_predict_hidden"]),
+    wrong("ensemble_mean_over_the_samples", NB5, "ensemble_predict",
+          [("    mean = probs.mean(axis=0)\n", "    mean = probs.mean(axis=1)\n")],
+          ["test_ensemble_predict", "test_ensemble_predict_hidden", "test_ensemble_imdb_hidden"]),
 ]
 CORRECT_05 = [
     correct("alt_pasted_softmax_loss_scipy", NB5, {"pasted_01": edit(NB5, "pasted_01", (
@@ -608,6 +627,48 @@ CORRECT_05 = [
         "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
         "    from scipy.special import log_softmax\n"
         "    log_probs = log_softmax(x, axis=1)\n"))}),
+    # tf-idf with sparse operations (X != 0, multiply, a diagonal matrix of inverse norms)
+    correct("alt_tfidf_sparse_operations", NB5, {"tfidf": edit(NB5, "tfidf", (
+        "    if idf is None:\n"
+        "        df = np.bincount(X.indices, minlength=D)\n"
+        "        idf = np.log((1.0 + N) / (1.0 + df)) + 1.0\n"
+        "    idf = np.asarray(idf, dtype=np.float64)\n"
+        "    values = X.data * idf[X.indices]\n"
+        "    rows = np.repeat(np.arange(N), np.diff(X.indptr))\n"
+        "    norms = np.sqrt(np.bincount(rows, weights=values ** 2, minlength=N))\n"
+        "    X_tfidf = scipy.sparse.csr_matrix((values / norms[rows], X.indices.copy(), X.indptr.copy()), shape=(N, D))\n",
+        "    if idf is None:\n"
+        "        df = np.asarray((X != 0).sum(axis=0)).ravel()\n"
+        "        idf = 1.0 + np.log((N + 1.0) / (df + 1.0))\n"
+        "    idf = np.asarray(idf, dtype=np.float64)\n"
+        "    T = X.multiply(idf[None, :]).tocsr()\n"
+        "    norms = np.sqrt(np.asarray(T.multiply(T).sum(axis=1)).ravel())\n"
+        "    X_tfidf = (scipy.sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ T).tocsr()\n"))}),
+    # sign through two masks; the elastic net through l1_penalty and a dot product
+    correct("alt_penalties_masks_and_vdot", NB5, {"penalties": edit(
+        NB5, "penalties",
+        ("    loss = lam * np.abs(W).sum()\n    dW = lam * np.sign(W)\n",
+         "    loss = lam * np.sum(np.abs(W))\n    dW = lam * (W > 0) - lam * (W < 0)\n"),
+        ("    loss = l1 * np.abs(W).sum() + 0.5 * l2 * np.sum(W * W)\n    dW = l1 * np.sign(W) + l2 * W\n",
+         "    loss, dW = l1_penalty(W, l1)\n    loss = loss + 0.5 * l2 * np.vdot(W, W)\n    dW = dW + l2 * W\n"))}),
+    # sums instead of means; one-hot votes, ties broken by adding the mean probability (< 1) to twice the votes
+    correct("alt_ensemble_sum_and_one_hot_votes", NB5, {"ensemble_predict": edit(NB5, "ensemble_predict", (
+        "    probs = np.stack([np.asarray(p, dtype=np.float64) for p in prob_list])  # (K, N, C)\n"
+        "    mean = probs.mean(axis=0)\n"
+        "    if method == \"average\":\n"
+        "        return np.argmax(mean, axis=1)\n"
+        "    if method == \"vote\":\n"
+        "        C = probs.shape[2]\n"
+        "        votes = (probs.argmax(axis=2)[:, :, None] == np.arange(C)).sum(axis=0)  # (N, C)\n"
+        "        tied = votes == votes.max(axis=1, keepdims=True)\n"
+        "        return np.argmax(np.where(tied, mean, -np.inf), axis=1)\n",
+        "    total = sum(np.asarray(p, dtype=np.float64) for p in prob_list)\n"
+        "    if method == \"average\":\n"
+        "        return total.argmax(axis=1)\n"
+        "    if method == \"vote\":\n"
+        "        C = total.shape[1]\n"
+        "        votes = sum(np.eye(C, dtype=int)[np.asarray(p).argmax(axis=1)] for p in prob_list)\n"
+        "        return np.argmax(2.0 * votes + total / len(prob_list), axis=1)\n"))}),
 ]
 
 

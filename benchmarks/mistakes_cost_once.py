@@ -15,8 +15,10 @@ It grades them with the ``grade`` command's own function (sandboxed kernels, the
 test cells that lost points, and exits 1 unless every student lost points in the notebook that grades the
 broken function and kept every autograded point of the other four. ``--seconds`` also prints how long the
 verdicts of the test cells that run on reference versions of pasted functions took (with_references: the
-student's network calls them back in the verifier). About 2.5 minutes with 2 workers on 2 busy cores
-(``tests/test_mistakes_cost_once.py`` runs it as a slow test).
+student's network calls them back in the verifier). About 2.5 minutes with 2 workers on 2 busy cores.
+The test suite guards the same property notebook by notebook, at no extra grading: the mutants of
+``tests/mutants/numpy_nets.py`` break these functions in 01 and 03 (wrong: they lose points there) and in
+the paste cells of 02, 04 and 05 (``PASTED_MISTAKES_COST_NOTHING``: correct, they keep full marks).
 """
 
 from __future__ import annotations

@@ -677,7 +677,9 @@ CORRECT_05 = [
 # the network tests of 02 and 04 and the IMDB runs of 05 run on their hidden tests' reference versions of
 # the pasted functions (with_references, autograder/verifier/helpers.py). A submission whose pasted copies
 # are wrong keeps every autograded point of the notebook it pasted them into (its visible checks, in the
-# student's kernel, still show that the network breaks).
+# student's kernel, still show that the network breaks). With the wrong mutants of 01 and 03 that break the
+# same functions, these are the suite's guard of "each mistake costs once"; benchmarks/mistakes_cost_once.py
+# grades whole submissions broken in every notebook at once.
 PASTED_MISTAKES_COST_NOTHING = [
     correct("pasted_layers_wrong_in_02", NB2, {"layers_from_01": edit(
         NB2, "layers_from_01",

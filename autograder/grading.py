@@ -37,9 +37,11 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import Course, CourseError, IGNORED, tree_hash
+from autograder.course_values import fill_folder, install_spec
 from autograder.records import CellResult, GradingEntry, Problem, ProblemKind, problem
 from autograder.data_prep import prepare_data
 from autograder.execution.kernel import kernel_environment, resolve_device, threads_per_kernel
+from autograder.notebook.integrity import FILLED_SOURCE
 from autograder.notebook.names import Candidate, assign_notebooks
 from autograder.notebook import UnreadableNotebook, is_answer_cell, is_graded_cell, grade_id, parse_notebook, repair
 
@@ -440,6 +442,11 @@ class WorkerPool:
         (base / "source").mkdir(parents=True)
         shutil.copy2(course.db_path, base / "gradebook.db")
         shutil.copytree(course.source_dir(a), base / "source" / a, ignore=IGNORED)
+        # the master as students get it (thresholds, points and install spec filled in, as `release` writes
+        # them): the integrity check trusts its locked cells too
+        filled = base / FILLED_SOURCE / a
+        shutil.copytree(course.source_dir(a), filled, ignore=IGNORED)
+        fill_folder(filled, manifest, install_spec(course.root))
         extra = self.active[len(preps):]
         for w in extra:
             w.kill()

@@ -158,9 +158,16 @@ def test_a_threshold_changed_in_the_manifest_reaches_prose_and_hidden_test(tmp_p
     assert "reaches 0.5." in rel.cells[1].source and f'"{fork}"' in rel.cells[0].source
     solution = nbformat.read(course / "source" / A / NB, as_version=4)
     put(course, "ann", {NB: solution}, a=A)
+    # a student's copy: the release (values filled in, the fork's install line) with the answer written
+    answered = nbformat.read(course / "release" / A / NB, as_version=4)
+    answered.cells[2].source = "def score():\n    return 0.9"
+    put(course, "bea", {NB: answered}, a=A)
     run_cli("grade", A, course=course)
-    state = json.loads((course / "grades" / A / "grading.json").read_text())["students"]["ann"]
+    students = json.loads((course / "grades" / A / "grading.json").read_text())["students"]
+    state = students["ann"]
     assert state["score"] == 3, state
+    # the filled-in locked cells are the master as students got it, not an edit
+    assert students["bea"]["score"] == 3 and not students["bea"]["problems"], students["bea"]
 
     # one change, in the manifest: the prose and the hidden test follow it
     manifest = course / "assignments" / f"{A}.toml"

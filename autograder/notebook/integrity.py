@@ -286,14 +286,16 @@ def _trusted_sources(*notebooks):
     return out
 
 
-def scan_notebook(submission, master=None, release=None):
+def scan_notebook(submission, master=None, release=None, also=()):
     """Findings for a submitted notebook (an ``nbformat`` NotebookNode).
 
     Cells whose source equals a cell of ``master`` (the source notebook, hidden
-    tests included) or ``release`` are trusted and skipped. Locked cells of
-    the master that the student changed give ``locked_edit`` findings.
+    tests included), of ``release`` or of the notebooks ``also`` (the master as
+    ``release`` writes it, with the manifest's values filled in) are trusted and
+    skipped. Locked cells of the master that the student changed give
+    ``locked_edit`` findings.
     """
-    trusted = _trusted_sources(master, release)
+    trusted = _trusted_sources(master, release, *also)
     findings, aliases, provided = [], {}, set()
     for i, cell in enumerate(submission.cells):
         if cell.get("cell_type") != "code":
@@ -312,7 +314,7 @@ def scan_notebook(submission, master=None, release=None):
             continue
         findings.extend(scan_source(src, label, aliases, provided))
     if master is not None:
-        findings.extend(locked_edits(submission, master, release))
+        findings.extend(locked_edits(submission, master, release, also))
     return findings
 
 
@@ -336,15 +338,16 @@ def _without_hidden_tests(nb):
     return out
 
 
-def locked_edits(submission, master, release=None):
+def locked_edits(submission, master, release=None, also=()):
     """``locked_edit`` findings: locked cells whose submitted source matches neither
-    the master (markers stripped) nor the release."""
+    the master (markers stripped; or a master of ``also``) nor the release."""
     from autograder.notebook import strip_markers
 
     allowed = {}
-    _locked_sources(strip_markers(master), allowed)
-    _locked_sources(master, allowed)
-    _locked_sources(_without_hidden_tests(master), allowed)
+    for nb in (master, *also):
+        _locked_sources(strip_markers(nb), allowed)
+        _locked_sources(nb, allowed)
+        _locked_sources(_without_hidden_tests(nb), allowed)
     if release is not None:
         _locked_sources(release, allowed)
     out = []
@@ -374,6 +377,10 @@ def guard_reports(executed):
     return lines
 
 
+#: Folder of a worker's course holding ``source/<a>`` as ``release`` writes it (placeholders filled).
+FILLED_SOURCE = "source-filled"
+
+
 def check_submission(course_dir, assignment, student, result):
     """Add the tamper reports of a graded ``result`` (see :mod:`autograder.execution.worker`) to its problems.
 
@@ -391,12 +398,14 @@ def check_submission(course_dir, assignment, student, result):
         findings, reports = [], []
         sub = root / "submitted" / student / assignment / name
         master = root / "source" / assignment / name
+        filled = root / FILLED_SOURCE / assignment / name  # the master with the manifest's values (grading.py)
         release = root / "release" / assignment / name
         graded = root / "autograded" / student / assignment / name
         try:
             if sub.is_file() and master.is_file():
                 findings = scan_notebook(nbformat.read(sub, as_version=4), nbformat.read(master, as_version=4),
-                                         nbformat.read(release, as_version=4) if release.is_file() else None)
+                                         nbformat.read(release, as_version=4) if release.is_file() else None,
+                                         [nbformat.read(filled, as_version=4)] if filled.is_file() else [])
             if graded.is_file():
                 reports = guard_reports(nbformat.read(graded, as_version=4))
         except Exception as exc:  # noqa: BLE001 - an unreadable notebook is reported, not fatal

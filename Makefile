@@ -34,14 +34,8 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m autograder demo
 
-# TEST_WORKERS=N runs the suite in N pytest-xdist workers (tests/conftest.py keeps each expensive shared
-# fixture, a graded class or a mutation report, in one worker). On 2 cores one process is faster: the
-# mutation reports already grade with 2 workers, and with 2 pytest workers on top they took 25 minutes
-# instead of 10 (2026-12-01). Default 0: one process.
-TEST_WORKERS ?= 0
-
 test: $(STAMP)
-	$(PY) -m pytest -q $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup)
+	$(PY) -m pytest -q
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/imdb_load.py

@@ -31,22 +31,3 @@ def imdb_path():
     if p is None:
         pytest.skip(f"full IMDB data not found: set NNKIT_IMDB_PATH or put it at {SHARED_IMDB}")
     return p
-
-
-def pytest_collection_modifyitems(config, items):
-    """Tests that share a module- or class-scoped fixture (a graded class, a mutation report) form one
-    pytest-xdist group, one per fixture parameter: under ``-n N --dist loadgroup`` (``make test``) each
-    expensive fixture is built once, in one worker, while the other workers run the rest."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        shared = [d for name in item.fixturenames for d in info.name2fixturedefs.get(name, ())
-                  if d.scope in ("module", "class", "package")]
-        if not shared:
-            continue
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        key = [item.module.__name__] + [f"{d.argname}={params[d.argname]}" for d in shared if d.argname in params]
-        item.add_marker(pytest.mark.xdist_group("::".join(dict.fromkeys(key))))

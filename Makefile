@@ -12,7 +12,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # Tests and CI read the shared IMDB copy when it is there.
 export NNKIT_IMDB_PATH ?= $(wildcard $(abspath ../shared/data/imdb/aclImdb_labeled.tar.gz))
 
-.PHONY: demo test venv benchmarks clean-venv
+.PHONY: demo test mutants venv benchmarks clean-venv
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Every mutant of every assignment (make test grades the quick tier: see tests/test_assignments.py).
+mutants: $(STAMP)
+	$(PY) -m autograder mutants --solutions
 
 benchmarks: $(STAMP)
 	$(PY) benchmarks/imdb_load.py

@@ -523,6 +523,7 @@ class MutationReport:
     seconds: float
     solutions: dict = field(default_factory=dict)   # notebook -> (score, autograded max, lost cells)
     blank: dict = field(default_factory=dict)       # notebook -> (score, autograded max)
+    tier: str = ""                                  # which mutants, when not all of them
 
     def rate(self, kind):
         mine = [r for r in self.results if r.kind == kind]
@@ -541,7 +542,7 @@ class MutationReport:
 
         out = [f"{self.assignment}: wrong implementations that lose points (kill rate): {pct(killed, n_wrong)}; "
                f"correct alternatives with full marks (acceptance rate): {pct(accepted, n_right)}; "
-               f"{self.batches} graded notebooks in {self.seconds:.0f} s",
+               f"{self.batches} graded notebooks in {self.seconds:.0f} s" + (f" ({self.tier})" if self.tier else ""),
                f"  grader: the grade command's path ({self.grader})"]
         out += [r.line() for r in self.results]
         return out
@@ -562,10 +563,25 @@ def _student_id(batch):
     return "m-" + _slug(batch.name)
 
 
+def quick_tier(mutants):
+    """The mutants that ``make test`` grades: every correct alternative and, per notebook, the first wrong
+    mutant of each distinct set of ``must_fail`` cells, so that every hidden test a mistake is written
+    against is shown to catch one. ``python -m autograder mutants`` grades them all."""
+    seen, out = set(), []
+    for m in (_as_mutant(x) for x in mutants):
+        key = (m.notebook, frozenset(m.must_fail))
+        if m.kind == "wrong" and key in seen:
+            continue
+        seen.add(key)
+        out.append(m)
+    return out
+
+
 def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_slow=False, notebooks=None,
-        solutions=False, blank=False, progress=None, keep=None):
+        solutions=False, blank=False, progress=None, keep=None, quick=False):
     """Grade the mutants of ``assignment`` (default: its mutant file) through the ``grade`` path.
 
+    ``quick``: only the :func:`quick_tier` (what the test suite grades).
     ``notebooks``: only mutants of these notebooks. ``solutions``/``blank``: also
     grade the reference solution and the release of each notebook (in the same
     run). ``keep``: build the temporary course in this folder and leave it there.
@@ -584,6 +600,9 @@ def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_
     manifest = Course(root).manifest(assignment)
     wanted = [n for n in manifest.notebooks if notebooks is None or n in notebooks]
     mutants = [m for m in mutants if m.notebook in wanted and (include_slow or not m.slow)]
+    available = len(mutants)
+    if quick:
+        mutants = quick_tier(mutants)
     packed = batches(root, assignment, mutants)
     tmp = None
     if keep is None:
@@ -631,6 +650,8 @@ def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_
                 results.append(MutantResult(m.name, m.kind, m.notebook, b.name, score, max_score, lost, list(m.must_fail),
                                             len(b.parts)))
         report = MutationReport(assignment, results, len(packed), _grader_settings(), 0.0)
+        if quick:
+            report.tier = f"quick tier: {len(mutants)} of {available} mutants"
         if solutions:
             for n in wanted:
                 report.solutions[n] = _notebook_points(summary.entries.get(f"solution-{_slug(n.split('.')[0])}", {}), n)

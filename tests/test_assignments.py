@@ -10,8 +10,10 @@ in the mutant file, and every mutant applies to the reference solution.
 Slow checks, on the grading path itself (:func:`autograder.mutation.run`, which calls
 :func:`autograder.grading.grade_assignment` in a temporary course, sandbox and limits
 included): each notebook's reference solution earns every autograded point, the untouched
-release earns 0 without crashing the grader, every wrong mutant loses points in the test
-cells it names, and every correct alternative keeps full marks.
+release earns 0 without crashing the grader, every wrong mutant of the quick tier
+(:func:`autograder.mutation.quick_tier`: one mistake per set of test cells that mistakes must fail)
+loses points in the test cells it names, and every correct alternative keeps full marks. The whole
+bank is graded by ``python -m autograder mutants`` (``make mutants``).
 """
 
 from __future__ import annotations
@@ -206,6 +208,16 @@ def test_batches_grade_every_mutant_once_and_keep_mistakes_apart(a):
         assert b.sources == mutation.cell_sources(REPO, a, b.parts), f"{b.name}: a part's edit is missing"
 
 
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_the_quick_tier_keeps_every_alternative_and_every_must_fail_set(a):
+    mutants = [m for m in mutation.load_mutants(mutation.mutant_file(REPO, a)) if not m.slow]
+    quick = mutation.quick_tier(mutants)
+    assert {m.name for m in mutants if m.kind == "correct"} <= {m.name for m in quick}, "an alternative was left out"
+    wanted = {(m.notebook, frozenset(m.must_fail)) for m in mutants if m.kind == "wrong"}
+    got = [(m.notebook, frozenset(m.must_fail)) for m in quick if m.kind == "wrong"]
+    assert set(got) == wanted and len(got) == len(wanted), "one wrong mutant per notebook and set of must_fail cells"
+
+
 # ---------------------------------------------------------------- on the grading path
 
 
@@ -214,7 +226,9 @@ def report(request):
     a = request.param
     if load_manifest(REPO, a).data.get("imdb") and full_imdb_path() is None:
         pytest.skip("the full IMDB dataset is not available (set NNKIT_IMDB_PATH)")
-    rep = mutation.run(REPO, a, workers=2, solutions=True, blank=True)
+    # the quick tier (every correct alternative, one mistake per set of must_fail cells) keeps the suite short;
+    # `python -m autograder mutants` grades every mutant
+    rep = mutation.run(REPO, a, workers=2, solutions=True, blank=True, quick=True)
     print("\n" + "\n".join(rep.lines()))
     return rep
 

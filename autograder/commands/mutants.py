@@ -15,6 +15,9 @@ def add(sub, common):
     p.add_argument("--workers", type=workers_arg, default=2, metavar="N")
     p.add_argument("--notebook", action="append", metavar="NB", help="only the mutants of this notebook (repeatable)")
     p.add_argument("--slow", action="store_true", help="also the mutants marked slow")
+    p.add_argument("--quick", action="store_true",
+                   help="only the quick tier that `make test` grades: every correct alternative and the first "
+                        "wrong mutant of each set of must_fail cells")
     p.add_argument("--solutions", action="store_true",
                    help="also grade each notebook's solution (full marks expected) and blank release (zero expected)")
     p.add_argument("--seed", type=int, default=None, help="grading seed (default: a fresh one)")
@@ -32,7 +35,7 @@ def run(args):
         return 2
     bad = 0
     for a in names:
-        report = run(course.root, a, workers=args.workers, seed=args.seed, include_slow=args.slow,
+        report = run(course.root, a, workers=args.workers, seed=args.seed, include_slow=args.slow, quick=args.quick,
                      notebooks=args.notebook, solutions=args.solutions, blank=args.solutions)
         for line in report.lines():
             print(line)

@@ -4,7 +4,7 @@
 
 Builds a course from this repository's ``numpy_nets`` (its manifest and master notebooks) in a temporary
 folder, with three students who hand in the reference solution of all five notebooks except for ONE broken
-function, broken everywhere it appears (the notebook that grades it and the paste cells of later notebooks):
+function, broken everywhere it appears (the notebook that grades it and the paste cell of each later notebook):
 
 * ``wrong_affine_backward``: ``dw`` divided by N, in 01 and in the paste cells of 02, 04 and 05;
 * ``wrong_relu_forward``: a leaky ReLU, ``max(0.01 x, x)``, in 01 and in the paste cells of 02, 04 and 05;
@@ -45,11 +45,11 @@ _ADAM = ('    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + c
 #: student -> (the notebook that grades the function, {notebook: {answer cell: [(old, new), ...]}})
 STUDENTS = {
     "wrong_affine_backward": ("01", {"01": {"affine": [_DW]}, "02": {"layers_from_01": [_DW]},
-                                     "04": {"pasted_01_02": [_DW]}, "05": {"pasted_01": [_DW]}}),
+                                     "04": {"pasted_01_02": [_DW]}, "05": {"pasted_01_04": [_DW]}}),
     "wrong_relu_forward": ("01", {"01": {"relu": [("    out = np.maximum(0, x)", "    out = np.maximum(0.01 * x, x)")]},
                                   "02": {"layers_from_01": [_RELU_PASTED]}, "04": {"pasted_01_02": [_RELU_PASTED]},
-                                  "05": {"pasted_01": [_RELU_PASTED]}}),
-    "wrong_adam": ("03", {"03": {"adam": [_ADAM]}, "05": {"pasted_03": [_ADAM]}}),
+                                  "05": {"pasted_01_04": [_RELU_PASTED]}}),
+    "wrong_adam": ("03", {"03": {"adam": [_ADAM]}, "05": {"pasted_01_04": [_ADAM]}}),
 }
 
 

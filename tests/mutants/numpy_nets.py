@@ -598,7 +598,7 @@ CORRECT_04 = [
 WRONG_05 = [
     # The IMDB runs train their recipes on reference versions of the pasted code (see PASTED_MISTAKES_COST_NOTHING):
     # only a function that was not pasted at all costs their points here
-    wrong("imdb_nesterov_momentum_not_pasted", NB5, "pasted_03",
+    wrong("imdb_nesterov_momentum_not_pasted", NB5, "pasted_01_04",
           [("def nesterov_momentum(w, dw, config=None):", "def nesterov(w, dw, config=None):")],
           ["test_imdb_batchnorm_nesterov_hidden"]),
     # 05's own functions (issue 11: the missing topics)
@@ -622,7 +622,7 @@ WRONG_05 = [
           ["test_ensemble_predict", "test_ensemble_predict_hidden", "test_ensemble_imdb_hidden"]),
 ]
 CORRECT_05 = [
-    correct("alt_pasted_softmax_loss_scipy", NB5, {"pasted_01": edit(NB5, "pasted_01", (
+    correct("alt_pasted_softmax_loss_scipy", NB5, {"pasted_01_04": edit(NB5, "pasted_01_04", (
         "    shifted = x - x.max(axis=1, keepdims=True)\n"
         "    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))\n",
         "    from scipy.special import log_softmax\n"
@@ -690,14 +690,12 @@ PASTED_MISTAKES_COST_NOTHING = [
         ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),
         ("def relu_forward(x):\n    return np.maximum(0, x), x", "def relu_forward(x):\n    return np.maximum(0.01 * x, x), x"),
         ("np.sqrt(2.0 / fan_in)", "np.sqrt(1.0 / fan_in)"))}),
-    correct("pasted_layers_and_adam_wrong_in_05", NB5, {
-        "pasted_01": edit(NB5, "pasted_01",
-                          ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),
-                          ("def relu_forward(x):\n    return np.maximum(0, x), x",
-                           "def relu_forward(x):\n    return np.maximum(0.01 * x, x), x")),
-        "pasted_03": edit(NB5, "pasted_03",
-                          ("    next_w = w - config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])",
-                           "    next_w = w + config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])"))}),
+    correct("pasted_layers_and_adam_wrong_in_05", NB5, {"pasted_01_04": edit(
+        NB5, "pasted_01_04",
+        ("    dw = x.reshape(x.shape[0], -1).T @ dout\n", "    dw = x.reshape(x.shape[0], -1).T @ dout / x.shape[0]\n"),
+        ("def relu_forward(x):\n    return np.maximum(0, x), x", "def relu_forward(x):\n    return np.maximum(0.01 * x, x), x"),
+        ("    next_w = w - config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])",
+         "    next_w = w + config[\"learning_rate\"] * m_hat / (np.sqrt(v_hat) + config[\"epsilon\"])"))}),
 ]
 
 # ---------------------------------------------------------------- issue 10: more correct alternatives

@@ -18,6 +18,8 @@ What is checked (nothing is executed):
 * the committed ``release/<a>/`` is what nbgrader generates from ``source/<a>/``
   (this one runs nbgrader's generate step in a scratch folder: ``--no-release``
   skips it);
+* every ``[extra_credit] points`` id is a graded, locked test cell with 0 points
+  in one of the assignment's notebooks (:mod:`autograder.extra_credit`);
 * ``tests/mutants/<a>.py``, when present, loads and its edits apply to the
   reference solution.
 """
@@ -120,10 +122,39 @@ def check_assignment(course_root, a, release=True):
     for key in sorted(set(manifest.thresholds) - set(thresholds)):
         problems.append(Problem(f"assignments/{a}.toml", f"threshold {key} is used by no test cell",
                                 f"mark its literal in a test cell with '# manifest: thresholds.{key}' or remove it"))
+    problems += _check_extra_credit(a, manifest, masters)
     problems += _check_mutants(root, a, masters)
     if release and masters and len(masters) == len(manifest.notebooks) and not unfillable:  # else release fails
         problems += _check_release(root, a)
     return problems
+
+
+def _check_extra_credit(a, manifest, masters):
+    """An ``[extra_credit]`` id that is not a graded test cell with 0 points of a notebook of ``a``."""
+    out = []
+    where = f"assignments/{a}.toml"
+    for gid in sorted(manifest.extra_credit.points):
+        cells = [(name, c) for name, nb in masters.items() for c in nb.cells if _meta(c).get("grade_id") == gid]
+        if not cells:
+            out.append(Problem(where, f"[extra_credit] names {gid!r}, which is no cell of "
+                               f"{', '.join(manifest.notebooks)}",
+                               f"use the grade id of a locked test cell with points = 0, or remove {gid} from "
+                               "[extra_credit] points"))
+            continue
+        name, cell = cells[0]
+        m = _meta(cell)
+        if cell.cell_type != "code" or not m.get("grade") or m.get("solution") or not m.get("locked"):
+            out.append(Problem(where, f"[extra_credit] names {gid!r}, which is not a graded test cell in "
+                               f"source/{a}/{name}",
+                               "make it an 'Autograder tests' cell (locked, graded) with points = 0, or name "
+                               "such a cell in [extra_credit] points"))
+        elif float(m.get("points") or 0) != 0:
+            out.append(Problem(where, f"[extra_credit] names {gid!r}, a test cell of source/{a}/{name} with "
+                               f"{float(m.get('points')):g} points (they count in the maximum)",
+                               f"set the cell's points to 0 (extra credit adds nothing to the maximum) and "
+                               f"lower \"{name}\" under [points] by {float(m.get('points')):g}, or remove {gid} "
+                               "from [extra_credit] points"))
+    return out
 
 
 def _check_mutants(root, a, masters):

@@ -202,7 +202,8 @@ class Course:
         """The traitlets Config for nbgrader on this course and assignment's limits."""
         m = manifest or self.manifest(a)
         return make_config(self.root, cell_timeout=m.limits.cell_timeout, notebook_timeout=m.limits.notebook_timeout,
-                           memory_mb=m.limits.memory_mb, kernel_env=kernel_env)
+                           memory_mb=m.limits.memory_mb, kernel_env=kernel_env,
+                           extra_credit=dict(m.extra_credit.points))
 
     # ---- state files ---------------------------------------------------------------------------
     def state(self, a, name, default=None):

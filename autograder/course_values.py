@@ -10,6 +10,7 @@ it into the scratch copy of ``source/<a>`` before nbgrader sees it:
   the assignment's and ``{{ points.GRADE_ID }}`` the points of the graded cell
   of that notebook with that grade id; ``{{ points.ID1 + points.ID2 }}`` is
   their sum (one number for a part graded by several test cells);
+  ``{{ extra_credit.GRADE_ID }}`` the extra credit ``[extra_credit] points`` gives that cell;
 * in code cells, the literal of every ``NAME = number  # manifest: thresholds.KEY``
   line becomes the manifest's value, so the hidden test reads the number the
   prose states;
@@ -40,9 +41,10 @@ DEFAULT_INSTALL = "nnkit @ git+https://github.com/nnkit-course/nnkit.git"
 THRESHOLD = re.compile(r"^(\s*(\w+)\s*=\s*)([-+0-9.eE]+)(\s*#\s*manifest:\s*thresholds\.(\w+)\s*)$", re.M)
 #: ``{{ thresholds.KEY }}``, ``{{ points }}``, ``{{ points.total }}``, ``{{ points.ID }}``,
 #: ``{{ points.ID + points.ID2 }}``.
-PLACEHOLDER = re.compile(r"\{\{\s*(thresholds\.\w+|points|points\.[\w-]+(?:\s*\+\s*points\.[\w-]+)*)\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*(thresholds\.\w+|extra_credit\.[\w-]+|points|points\.[\w-]+(?:\s*\+\s*points\.[\w-]+)*)"
+                         r"\s*\}\}")
 #: Anything that looks meant as one of them (checked after :data:`PLACEHOLDER`: a typo is an error, not prose).
-LOOKS_LIKE_PLACEHOLDER = re.compile(r"\{\{\s*(?:points|thresholds)\b[^{}]*\}\}")
+LOOKS_LIKE_PLACEHOLDER = re.compile(r"\{\{\s*(?:points|thresholds|extra_credit)\b[^{}]*\}\}")
 INSTALL_LINE = re.compile(r'^(\s*%pip install[^\n"]*")nnkit @ [^"\n]*(")', re.M)
 
 
@@ -91,6 +93,13 @@ def _value(key, manifest, notebook, cells):
             return None, (f"{{{{ {key} }}}} names no value of assignments/{manifest.name}.toml",
                           "add it there or fix the placeholder")
         return value, None
+    if key.startswith("extra_credit."):
+        value = getattr(manifest, "extra_credit", None)
+        value = value.points.get(key.split(".", 1)[1]) if value else None
+        if value is None:
+            return None, (f"{{{{ {key} }}}} names no [extra_credit] points of assignments/{manifest.name}.toml",
+                          "add it there or fix the placeholder")
+        return value, None
     if key == "points":
         value = manifest.points.get(notebook)
         if value is None:
@@ -115,8 +124,8 @@ def _value(key, manifest, notebook, cells):
 def _malformed(text):
     """``(what, fix)`` for every ``{{ points... }}`` / ``{{ thresholds... }}`` in ``text`` that is not a placeholder."""
     return [(f"{m.group(0)} is not a placeholder release can fill",
-             "write {{ thresholds.KEY }}, {{ points }}, {{ points.total }}, {{ points.GRADE_ID }} or "
-             "{{ points.ID1 + points.ID2 }}")
+             "write {{ thresholds.KEY }}, {{ points }}, {{ points.total }}, {{ points.GRADE_ID }}, "
+             "{{ points.ID1 + points.ID2 }} or {{ extra_credit.GRADE_ID }}")
             for m in LOOKS_LIKE_PLACEHOLDER.finditer(PLACEHOLDER.sub("", text))]
 
 

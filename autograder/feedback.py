@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.course import Course, close_logger, nbgrader_logger
+from autograder.extra_credit import settle_entry
 from autograder.hand_grades import read_hand_grades, with_hand_grades
 
 
@@ -49,6 +50,10 @@ def student_notes(entry):
              + (f" ({sum(c['score'] for c in hand):g} of them graded by hand)" if hand else "")]
     if entry.get("manual_pending"):
         lines.append(f"{entry['manual_pending']:g} points are graded by hand and not included yet")
+    if entry.get("extra_credit_max"):
+        kept, earned = entry.get("extra_credit") or 0.0, entry.get("extra_credit_earned") or 0.0
+        lines.append(f"extra credit: {kept:g} (in the score; {earned:g} of {entry['extra_credit_max']:g} earned"
+                     + (", the rest above the assignment's maximum)" if kept < earned else ")"))
     for p in entry.get("problems", []):
         lines.append(p["message"])
     for n in entry.get("notes", []):
@@ -57,6 +62,11 @@ def student_notes(entry):
     for c in failed:
         msg = c.get("message") or "failed"
         lines.append(f"{c['notebook']} {c['grade_id']}: {c.get('score') or 0:g}/{c['max_score']:g}: {msg}")
+    for c in entry.get("cells", []):
+        if c.get("extra_max") and (c.get("extra_credit") or 0) < c["extra_max"]:
+            msg = c.get("message") or "failed"
+            lines.append(f"{c['notebook']} {c['grade_id']}: extra credit {c.get('extra_credit') or 0:g}/"
+                         f"{c['extra_max']:g}: {msg}")
     return lines
 
 
@@ -73,10 +83,12 @@ def generate_feedback(course, a, students=None, progress=None):
 
     t0 = time.monotonic()
     course = course if isinstance(course, Course) else Course(course)
-    course.manifest(a)
+    manifest = course.manifest(a)
     state = course.state(a, "grading.json", {"students": {}}).get("students", {})
     hand = read_hand_grades(course, a)
     state = {s: with_hand_grades(e, hand.get(s)) for s, e in state.items()}
+    if manifest.extra_credit:  # capped again with the hand grades as they are now
+        state = {s: settle_entry(e, manifest.extra_credit, manifest.total_points) for s, e in state.items()}
     summary = FeedbackSummary(a)
     targets = list(students) if students else sorted(state)
     for s in targets:
@@ -143,7 +155,9 @@ def write_index(course, a, student, entry):
     pages = sorted(p.name for p in folder.glob("*.html") if p.name != "index.html")
     rows = "".join(
         f"<tr><td>{html.escape(str(c['notebook']))}</td><td>{html.escape(str(c['grade_id']))}</td>"
-        f"<td>{'' if c.get('score') is None else format(c['score'], 'g')} / {c['max_score']:g}</td>"
+        f"<td>{'' if c.get('score') is None else format(c['score'], 'g')} / {c['max_score']:g}"
+        + (f" (extra credit {c.get('extra_credit') or 0:g} / {c['extra_max']:g})" if c.get("extra_max") else "")
+        + "</td>"
         f"<td>{html.escape(str(c.get('message') or ''))}</td></tr>"
         for c in entry.get("cells", []))
     notes = "".join(f"<li>{html.escape(str(line))}</li>" for line in student_notes(entry))

@@ -84,9 +84,12 @@ def _submitted_candidates(folder):
 def submission_digest(course, a, student, manifest, master_hash):
     """Hash of what decides a grade: the submitted files, the master, the limits, this pipeline's version."""
     limits = manifest.limits
+    extra = manifest.extra_credit
     return tree_hash(course.submitted_dir(student, a),
                      extra=[PIPELINE_VERSION, master_hash, limits.cell_timeout, limits.notebook_timeout,
-                            limits.memory_mb, manifest.device])
+                            limits.memory_mb, manifest.device]
+                     # only an assignment with extra credit hashes it (the others keep their hashes)
+                     + ([sorted(extra.points.items()), extra.above_max] if extra else []))
 
 
 def prepare_submission(course, a, student, manifest, releases, stage_root, master_hash, digest=None):
@@ -203,12 +206,19 @@ def _parse_ts(ts):
         return None
 
 
-def merge_result(course, a, student, result, manual_ids, zero=False):
-    """Write one worker result into the course gradebook (``zero``: every grade 0)."""
+def merge_result(course, a, student, result, manual_ids, zero=False, manifest=None):
+    """Write one worker result into the course gradebook (``zero``: every grade 0).
+
+    With ``manifest`` and its ``[extra_credit]``, the extra-credit cells' earned points are written too
+    and then capped against the student's whole score (:func:`autograder.extra_credit.settle_gradebook`).
+    """
     from nbgrader.api import MissingEntry
 
     import warnings
 
+    from autograder.extra_credit import is_extra_credit_cell, settle_gradebook
+
+    extra = manifest.extra_credit if manifest is not None else None
     ts = _parse_ts(result.get("timestamp"))
     with warnings.catch_warnings(), course.gradebook() as gb:
         warnings.simplefilter("ignore")
@@ -227,11 +237,15 @@ def merge_result(course, a, student, result, manual_ids, zero=False):
                     score = 0.0
                 grade.auto_score = score
                 grade.needs_manual_grade = (grade.manual_score is not None) or (score is None)
+                if is_extra_credit_cell(grade.name, grade.max_score, extra):
+                    grade.extra_credit = float((g or {}).get("extra_credit") or 0.0)
             for comment in snb.comments:
                 c = comments.get(comment.name)
                 comment.auto_comment = c["auto_comment"] if c else None
             snb.late_submission_penalty = entry.get("late_penalty") if entry and not zero else None
         gb.db.commit()
+        if extra:
+            settle_gradebook(gb, a, student, extra, manifest.total_points)
         try:
             sub = gb.find_submission(a, student)
             late = float(sub.total_seconds_late or 0.0)
@@ -249,8 +263,14 @@ def _grader_failed(entry):
     return any(p.get("kind") in GRADER_FAILURES for p in entry.get("problems", []))
 
 
-def build_entry(prep, result, manual_ids, seconds_late, status):
-    """The :class:`~autograder.records.GradingEntry` of one graded (or failed) submission, as a dict."""
+def build_entry(prep, result, manual_ids, seconds_late, status, manifest=None):
+    """The :class:`~autograder.records.GradingEntry` of one graded (or failed) submission, as a dict.
+
+    With ``manifest`` and its ``[extra_credit]``: each extra-credit cell records what it earned and could
+    earn, and the entry the extra credit kept under the cap (:mod:`autograder.extra_credit`)."""
+    from autograder.extra_credit import is_extra_credit_cell, settle_entry
+
+    extra = manifest.extra_credit if manifest is not None else None
     problems = [Problem.from_dict(p) for p in list(prep.problems) + list(result.get("problems", []))]
     if result.get("error"):
         problems.append(Problem(ProblemKind.NBGRADER_ERROR, result["error"]))
@@ -269,10 +289,15 @@ def build_entry(prep, result, manual_ids, seconds_late, status):
             else:
                 score = 0.0
                 message = "notebook not graded" if status == "graded" else "submission not graded"
-            cells.append(CellResult(nb["name"] + ".ipynb", g["name"], score, g["max_score"], manual, message))
-    return GradingEntry(hash=prep.digest, status=status, graded_at=_dt.datetime.now().isoformat(timespec="seconds"),
-                        seconds=result.get("seconds"), notes=list(prep.notes), problems=problems, cells=cells,
-                        seconds_late=seconds_late).to_dict()
+            cell = CellResult(nb["name"] + ".ipynb", g["name"], score, g["max_score"], manual, message)
+            if is_extra_credit_cell(g["name"], g["max_score"], extra):
+                cell.extra_max = extra.points[g["name"]]
+                cell.extra_credit = float(g.get("extra_credit") or 0.0) if ran else 0.0
+            cells.append(cell)
+    entry = GradingEntry(hash=prep.digest, status=status, graded_at=_dt.datetime.now().isoformat(timespec="seconds"),
+                         seconds=result.get("seconds"), notes=list(prep.notes), problems=problems, cells=cells,
+                         seconds_late=seconds_late).to_dict()
+    return settle_entry(entry, extra, manifest.total_points) if extra else entry
 
 
 def zero_result(course, a, student):
@@ -612,6 +637,7 @@ def _grade(course, a, manifest, everyone, *, pools, n_workers, force, progress, 
                        kernel_env=kernel_environment(device, threads_per_kernel(n_workers)),
                        # NNKIT_SANDBOX=0: no bubblewrap (e.g. Gradescope, where each submission has its own container)
                        sandbox=os.environ.get("NNKIT_SANDBOX", "1") != "0",
+                       extra_credit=dict(manifest.extra_credit.points),
                        record_dir=os.environ.get("NNKIT_RPC_RECORD") or None)
 
     def save(student, entry):
@@ -647,11 +673,11 @@ def _grade(course, a, manifest, everyone, *, pools, n_workers, force, progress, 
             prep.seed = student_seed(run_seed, student)
             if not prep.notebooks:  # nothing gradable: no worker needed
                 result = zero_result(course, a, student)
-                late = merge_result(course, a, student, result, manual_ids, zero=True)
+                late = merge_result(course, a, student, result, manual_ids, zero=True, manifest=manifest)
                 dest = course.autograded_dir(student, a)
                 if dest.exists():
                     shutil.rmtree(dest)
-                save(student, build_entry(prep, result, manual_ids, late, "failed"))
+                save(student, build_entry(prep, result, manual_ids, late, "failed", manifest))
                 continue
             preps.append(prep)
         if preps:  # sandboxed kernels have no network and a read-only data cache: fill it first
@@ -663,10 +689,10 @@ def _grade(course, a, manifest, everyone, *, pools, n_workers, force, progress, 
             if not result.get("notebooks"):
                 on_failure(prep, ProblemKind.NBGRADER_ERROR, result.get("error") or "nbgrader recorded no grades")
                 return
-            late = merge_result(course, a, prep.student, result, manual_ids)
+            late = merge_result(course, a, prep.student, result, manual_ids, manifest=manifest)
             if result.get("autograded_dir"):
                 _replace_tree(result["autograded_dir"], course.autograded_dir(prep.student, a))
-            save(prep.student, build_entry(prep, result, manual_ids, late, "graded"))
+            save(prep.student, build_entry(prep, result, manual_ids, late, "graded", manifest))
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(prep.student, refresh=False)
@@ -674,11 +700,11 @@ def _grade(course, a, manifest, everyone, *, pools, n_workers, force, progress, 
         def on_failure(prep, kind, message):
             result = zero_result(course, a, prep.student)
             prep.problems.append(problem(kind, message))
-            late = merge_result(course, a, prep.student, result, manual_ids, zero=True)
+            late = merge_result(course, a, prep.student, result, manual_ids, zero=True, manifest=manifest)
             dest = course.autograded_dir(prep.student, a)
             if dest.exists():
                 shutil.rmtree(dest)
-            save(prep.student, build_entry(prep, result, manual_ids, late, "failed"))
+            save(prep.student, build_entry(prep, result, manual_ids, late, "failed", manifest))
             if bar is not None:
                 bar.update(1)
 

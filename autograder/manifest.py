@@ -22,6 +22,10 @@ A manifest states what the grader needs to know about one assignment::
 
     [data]
     imdb = false              # whether the notebooks read IMDB
+
+    [extra_credit]            # optional: test cells with 0 points that earn extra credit
+    above_max = false         # default: extra credit never lifts an assignment total above its maximum
+    points = { test_own_activation = 2 }   # grade id -> extra-credit points
 """
 
 from __future__ import annotations
@@ -51,6 +55,22 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ExtraCredit:
+    """``[extra_credit]``: test cells (0 points in their metadata) whose verdict earns extra credit.
+
+    ``points``: ``{grade_id: points}``; ``above_max``: whether extra credit may lift a student's
+    assignment total above the maximum (default: it is reduced so that the total stays at most the
+    maximum; :mod:`autograder.extra_credit`).
+    """
+
+    points: dict = field(default_factory=dict)
+    above_max: bool = False
+
+    def __bool__(self):
+        return bool(self.points)
+
+
+@dataclass(frozen=True)
 class Manifest:
     name: str
     title: str
@@ -62,6 +82,7 @@ class Manifest:
     device: str = "cpu"
     due: _dt.datetime | None = None
     path: Path | None = None
+    extra_credit: ExtraCredit = field(default_factory=ExtraCredit)
 
     @property
     def total_points(self):
@@ -128,6 +149,7 @@ def parse_manifest(raw, name, path=None):
             raise ManifestError(f"{where}: due {due!r} is not ISO 8601 (e.g. 2026-12-15T23:59:00+00:00)") from None
     if isinstance(due, _dt.datetime) and due.tzinfo is None:
         due = due.replace(tzinfo=_dt.timezone.utc)
+    extra_credit = parse_extra_credit(raw.get("extra_credit"), where)
     return Manifest(
         name=name,
         title=title,
@@ -139,4 +161,37 @@ def parse_manifest(raw, name, path=None):
         device=device,
         due=due,
         path=Path(path) if path else None,
+        extra_credit=extra_credit,
     )
+
+
+def parse_extra_credit(raw, where):
+    """The :class:`ExtraCredit` of a manifest's ``[extra_credit]`` table (None: no extra credit)."""
+    example = "[extra_credit] points = { test_own_activation = 2 }, above_max = false"
+    if raw is None:
+        return ExtraCredit()
+    if not isinstance(raw, dict):
+        raise ManifestError(f"{where}: extra_credit must be a table ({example})")
+    unknown = set(raw) - {"points", "above_max"}
+    if unknown:
+        raise ManifestError(f"{where}: unknown [extra_credit] keys {sorted(unknown)}; allowed: ['above_max', 'points'] "
+                            f"({example})")
+    above_max = raw.get("above_max", False)
+    if not isinstance(above_max, bool):
+        raise ManifestError(f"{where}: [extra_credit] above_max must be true or false, got {above_max!r}; "
+                            "write above_max = false (extra credit never lifts a total above the maximum) or true")
+    points = raw.get("points", {})
+    if not isinstance(points, dict):
+        raise ManifestError(f"{where}: [extra_credit] points must be a table of grade id = points, got "
+                            f"{type(points).__name__}; write {example}")
+    out = {}
+    for gid, value in points.items():
+        if not isinstance(gid, str) or not gid.strip():
+            raise ManifestError(f"{where}: [extra_credit] points: the grade id {gid!r} must be a non-empty string "
+                                "(the grade_id of a test cell)")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value \
+                or value == float("inf"):
+            raise ManifestError(f"{where}: [extra_credit] points.{gid} = {value!r}: extra-credit points must be a "
+                                f"number above 0; write points = {{ {gid} = 2 }} or remove the entry")
+        out[gid] = float(value)
+    return ExtraCredit(points=out, above_max=above_max)

@@ -494,10 +494,13 @@ class MutantResult:
 
     @property
     def ok(self):
-        """Killed (a wrong mutant whose ``must_fail`` cells all lost points) or accepted (full marks)."""
+        """Killed (a wrong mutant whose ``must_fail`` cells all lost points) or accepted (full marks).
+
+        An extra-credit cell (0 points) counts as losing points when it earns less extra credit than it
+        can (``lost``, :func:`_notebook_points`): a wrong bonus is killed there, a correct one must keep it."""
         if self.kind == "wrong":
-            return self.score < self.max_score and all(c in self.lost for c in self.must_fail)
-        return self.max_score > 0 and self.score >= self.max_score
+            return (self.score < self.max_score or bool(self.lost)) and all(c in self.lost for c in self.must_fail)
+        return self.max_score > 0 and self.score >= self.max_score and not self.lost
 
     def line(self):
         word = {("wrong", True): "KILLED  ", ("wrong", False): "SURVIVED", ("correct", True): "ACCEPTED",
@@ -668,9 +671,12 @@ def run(course_root, assignment, mutants=None, *, workers=2, seed=None, include_
 
 
 def _notebook_points(entry, notebook):
-    """``(score, max, lost cells)`` of the autograded cells of ``notebook`` in a grading entry."""
+    """``(score, max, lost cells)`` of the autograded cells of ``notebook`` in a grading entry; an
+    extra-credit cell is lost when it earns less extra credit than it can (score and max leave extra
+    credit out)."""
     cells = [c for c in entry.get("cells", []) if c["notebook"] == notebook and not c.get("manual")]
     score = sum((c["score"] or 0.0) for c in cells)
     max_score = sum(c["max_score"] for c in cells)
-    lost = [c["grade_id"] for c in cells if (c["score"] or 0.0) < c["max_score"]]
+    lost = [c["grade_id"] for c in cells if (c["score"] or 0.0) < c["max_score"]
+            or (c.get("extra_credit") or 0.0) < (c.get("extra_max") or 0.0)]
     return round(score, 6), round(max_score, 6), lost

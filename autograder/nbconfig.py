@@ -66,19 +66,22 @@ def apply_course_defaults(c, root, cell_timeout=None, notebook_timeout=None, mem
     return c
 
 
-def make_config(root, cell_timeout=None, sandbox=False, seed=0, record_dir=None, **limits):
+def make_config(root, cell_timeout=None, sandbox=False, seed=0, record_dir=None, extra_credit=None, **limits):
     """A fresh ``traitlets.config.Config`` with :func:`apply_course_defaults` applied.
 
     The kernels and the verifier start under a :class:`SandboxPolicy` of the course (limits; with
     ``sandbox``, in bubblewrap: a loud warning and the rlimits only where it is unavailable).
     ``seed``: the grading run's secret for the hidden tests' random inputs
     (never given to a student's kernel). ``record_dir``: record what is sent to
-    each kernel there (for tests).
+    each kernel there (for tests). ``extra_credit``: ``{grade_id: points}`` of the manifest's
+    ``[extra_credit]`` (:mod:`autograder.extra_credit`).
     """
     from traitlets.config import Config
 
     c = apply_course_defaults(Config(), root, cell_timeout=cell_timeout, **limits)
     c.GuardedExecute.grading_seed = int(seed)
+    if extra_credit:
+        c.TrustedSaveAutoGrades.extra_credit = {str(k): float(v) for k, v in extra_credit.items()}
     if record_dir:
         c.GuardedExecute.record_dir = str(record_dir)
     import glob

@@ -68,6 +68,8 @@ class CellResult:
     max_score: float
     manual: bool = False
     message: str = ""
+    extra_credit: float = 0.0          # extra credit earned (before the cap; :mod:`autograder.extra_credit`)
+    extra_max: float = 0.0             # the extra credit this cell can earn ([extra_credit] of the manifest)
 
 
 @dataclass
@@ -87,25 +89,35 @@ class GradingEntry:
     cells: list                        # of CellResult
     seconds_late: float = 0.0
     seed: int | None = None
+    extra_credit: float = 0.0          # extra credit counted in the score (after the cap)
 
     @property
     def score(self):
-        return round(sum((c.score or 0.0) for c in self.cells), 6)
+        return round(sum((c.score or 0.0) for c in self.cells) + (self.extra_credit or 0.0), 6)
 
     @property
     def max_score(self):
         return round(sum(c.max_score for c in self.cells), 6)
 
     def to_dict(self):
-        """The JSON form (with the totals the exports read: score, max_score, auto_max, manual_pending)."""
+        """The JSON form (with the totals the exports read: score, max_score, auto_max, manual_pending; with
+        extra credit also extra_credit (kept, in the score), extra_credit_earned and extra_credit_max)."""
         cells = [dataclasses.asdict(c) for c in self.cells]
+        extra = {}
+        if any(c.extra_max for c in self.cells):  # only assignments with extra credit carry these keys
+            extra = {"extra_credit": round(self.extra_credit or 0.0, 6),
+                     "extra_credit_earned": round(sum(c.extra_credit or 0.0 for c in self.cells), 6),
+                     "extra_credit_max": round(sum(c.extra_max or 0.0 for c in self.cells), 6)}
+        else:
+            for c in cells:
+                del c["extra_credit"], c["extra_max"]
         return {
             "hash": self.hash, "status": self.status, "graded_at": self.graded_at, "seconds": self.seconds,
             "notes": list(self.notes), "problems": [p.to_dict() for p in self.problems], "cells": cells,
             "score": self.score, "max_score": self.max_score,
             "auto_max": round(sum(c.max_score for c in self.cells if not c.manual), 6),
             "manual_pending": round(sum(c.max_score for c in self.cells if c.manual and c.score is None), 6),
-            "seconds_late": self.seconds_late, **({"seed": self.seed} if self.seed is not None else {}),
+            "seconds_late": self.seconds_late, **({"seed": self.seed} if self.seed is not None else {}), **extra,
         }
 
     @classmethod
@@ -114,6 +126,8 @@ class GradingEntry:
                    seconds=d.get("seconds"), notes=list(d.get("notes", [])),
                    problems=[Problem.from_dict(p) for p in d.get("problems", [])],
                    cells=[CellResult(**{k: c.get(k) for k in ("notebook", "grade_id", "score", "max_score")},
-                                     manual=bool(c.get("manual")), message=c.get("message", ""))
+                                     manual=bool(c.get("manual")), message=c.get("message", ""),
+                                     extra_credit=c.get("extra_credit") or 0.0, extra_max=c.get("extra_max") or 0.0)
                           for c in d.get("cells", [])],
-                   seconds_late=d.get("seconds_late") or 0.0, seed=d.get("seed"))
+                   seconds_late=d.get("seconds_late") or 0.0, seed=d.get("seed"),
+                   extra_credit=d.get("extra_credit") or 0.0)

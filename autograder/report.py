@@ -53,7 +53,8 @@ def build_report(course, a, out_dir=None):
                 continue
             key = (c["notebook"], c["grade_id"])
             failed, graded, mx = tests.get(key, (0, 0, c["max_score"]))
-            tests[key] = (failed + int((c.get("score") or 0.0) < c["max_score"]), graded + 1, mx)
+            lost = (c.get("score") or 0.0) < c["max_score"] or (c.get("extra_credit") or 0.0) < (c.get("extra_max") or 0.0)
+            tests[key] = (failed + int(lost), graded + 1, mx)
     per_test = sorted(((nb, g, f, n, mx) for (nb, g), (f, n, mx) in tests.items()),
                       key=lambda t: (-t[2] / max(t[3], 1), t[0], t[1]))
     rep = Report(a, len(scores),
@@ -145,6 +146,9 @@ def _write_markdown(rep, rows, path):
             f"- median: {rep.median:.2f}",
             f"- standard deviation: {rep.stdev:.2f}",
             f"- lowest / highest: {rep.minimum:g} / {rep.maximum:g}",
+            *([f"- extra credit: {sum(1 for r in rows if r.extra_credit)} students, "
+               f"mean {sum(r.extra_credit or 0.0 for r in rows) / len(rows):.2f} (in the scores above)"]
+              if any(r.extra_credit is not None for r in rows) else []),
             f"- with a grading problem (see the export's reason column): "
             f"{sum(1 for r in rows if r.entry.get('problems'))}",
             "",

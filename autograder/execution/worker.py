@@ -44,7 +44,9 @@ def read_submission_result(course_dir, db_url, assignment, student):
                 "name": nb.name,
                 "late_penalty": nb.late_submission_penalty,
                 "grades": [{"name": g.name, "auto_score": g.auto_score, "max_score": float(g.max_score),
-                            "needs_manual_grade": bool(g.needs_manual_grade)} for g in nb.grades],
+                            "needs_manual_grade": bool(g.needs_manual_grade),
+                            **({"extra_credit": float(g.extra_credit)} if g.extra_credit is not None else {})}
+                           for g in nb.grades],
                 "comments": [{"name": c.name, "auto_comment": c.auto_comment} for c in nb.comments],
             })
     graded = Path(course_dir) / "autograded" / student / assignment

@@ -134,6 +134,19 @@ WRONG_01 = [
           [("    x, negative_slope = cache\n    dx = dout * np.where(x > 0, 1.0, negative_slope)",
             "    x, negative_slope = cache\n    dx = dout * np.where(x > 0, 1.0, 0.01)")],
           ["test_leaky_relu_backward_hidden"]),
+    # -- the extra credit (test_own_activation, 0 points of its own): losing the bonus counts as losing points
+    wrong("own_activation_backward_sigmoid_doubled", NB1, "own_activation",
+          [("    dx = dout * 0.5 * (1.0 + np.tanh(0.5 * x))", "    dx = dout * (1.0 + np.tanh(0.5 * x))")],
+          ["test_own_activation"]),
+    wrong("own_activation_linear", NB1, "own_activation",
+          [("    out = np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))", "    out = 2.0 * x + 1.0"),
+           ("    dx = dout * 0.5 * (1.0 + np.tanh(0.5 * x))", "    dx = 2.0 * dout")],
+          ["test_own_activation"]),
+    wrong("own_activation_is_the_notebooks_swish", NB1, "own_activation",
+          [("    out = np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x)))", "    out = x * 0.5 * (1.0 + np.tanh(0.5 * x))"),
+           ("    dx = dout * 0.5 * (1.0 + np.tanh(0.5 * x))",
+            "    s = 0.5 * (1.0 + np.tanh(0.5 * x))\n    dx = dout * (s + x * s * (1.0 - s))")],
+          ["test_own_activation"]),
 ]
 
 CORRECT_01 = [
@@ -795,5 +808,22 @@ CORRECT_04 = _split(CORRECT_04, {
     "alt_network_cache_lists": ["fc_net"],
 })
 
-MUTANTS = (WRONG_01 + CORRECT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04 + CORRECT_04 + WRONG_05
+# another activation of one's own for 01's extra credit (test_own_activation): Mish, x * tanh(softplus(x)),
+# with (x, tanh) as its cache; it must keep the bonus (the wrong ones are at the end of WRONG_01)
+CORRECT_EXTRA_CREDIT_01 = [
+    correct("own_activation_mish", NB1, {"own_activation": (
+        "def my_activation_forward(x):\n"
+        "    # Mish (Misra, 2019): x * tanh(softplus(x)), smooth and non-monotonic like Swish.\n"
+        "    t = np.tanh(np.logaddexp(0.0, x))\n"
+        "    return x * t, (x, t)\n"
+        "\n"
+        "\n"
+        "def my_activation_backward(dout, cache):\n"
+        "    x, t = cache\n"
+        "    sig = 0.5 * (1.0 + np.tanh(0.5 * x))\n"
+        "    return dout * (t + x * (1.0 - t * t) * sig)\n")}),
+]
+
+MUTANTS = (WRONG_01 + CORRECT_01 + CORRECT_EXTRA_CREDIT_01 + WRONG_02 + CORRECT_02 + WRONG_03 + CORRECT_03 + WRONG_04
+           + CORRECT_04 + WRONG_05
            + CORRECT_05 + CORRECT_ISSUE10 + PASTED_MISTAKES_COST_NOTHING)

@@ -151,7 +151,9 @@ def run_demo(course_root=None, assignments=None, out=None, workers=2, progress=N
             auto_max = row.entry.get("auto_max", row.max_score)
             auto_score = sum((c.get("score") or 0.0) for c in row.entry.get("cells", []) if not c.get("manual"))
             by_student[row.student] = (auto_score, auto_max)
-            result.rows.append((a, row.student, auto_score, auto_max, row.reason))
+            extra = row.extra_credit or 0.0  # counted in the exported score, not in these autograded columns
+            reason = "; ".join(x for x in (f"+{extra:g} extra credit" if extra else "", row.reason) if x)
+            result.rows.append((a, row.student, auto_score, auto_max, reason))
         sol, blank = by_student.get("solution", (0, 1)), by_student.get("blank-release", (1, 1))
         result.checks[a] = (sol[1] > 0 and sol[0] == sol[1], blank[0] == 0)
     return result

@@ -460,6 +460,16 @@ def test_a_hang_is_named_in_the_reason(graded):
         "timed out" in graded["rows"]["hang_on_hidden_input"]["reason"], graded["rows"]["hang_on_hidden_input"]
 
 
+def test_no_attack_holds_a_grading_process_until_the_worker_timeout(graded):
+    """A notebook that breaks its kernel's connection to the grader (bytes of its own written to every socket
+    it holds, signals to every process it can reach) loses its own cells within the manifest's time limits:
+    no request to that kernel blocks the worker until the whole-submission timeout."""
+    stuck = {student: [p["message"] for p in entry["problems"] if p["kind"] == "worker_timeout"]
+             for student, entry in graded["state"].items()}
+    assert not {s: m for s, m in stuck.items() if m}, stuck
+    assert "kernel" in graded["rows"]["raw_socket_frames"]["reason"], graded["rows"]["raw_socket_frames"]
+
+
 def test_only_the_graded_notebooks_stay_after_grading(graded):
     """A kernel that filled its folder (100 MB in a subfolder, then a 1 GB file past the workdir's size
     limit) is graded as usual, and nothing but the notebooks is kept in autograded/."""

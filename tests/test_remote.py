@@ -20,7 +20,7 @@ from autograder.verifier import helpers, proxy, seeding
 from nnkit.gradcheck import eval_numerical_gradient
 from nnkit.remote import wire
 from nnkit.remote.agent import CallbackStub, Operations
-from nnkit.remote.codec import Decoder, EncodeError, Encoder
+from nnkit.remote.codec import DecodeError, Decoder, EncodeError, Encoder
 from nnkit.remote.endpoint import Endpoint, RemoteError
 
 STUDENT = '''
@@ -117,6 +117,38 @@ def test_arrays_tensors_and_sparse_round_trip_with_their_types():
         got = roundtrip(m.asformat(fmt))
         assert got.format == fmt and (got != m.asformat(fmt)).nnz == 0
     assert roundtrip(np.float32) is np.float32 and roundtrip(int) is int
+
+
+def test_containers_of_plain_scalars_travel_as_json_lists_and_keep_their_types():
+    vocab = {f"w{i} x": i for i in range(5000)}
+    node = Encoder().encode(vocab)
+    assert set(node) == {"$", "keys", "values"}, "a dict of scalars is sent as two JSON lists"
+    mixed = [1, 2.5, "s", True, None, False]
+    for value in (vocab, mixed, tuple(mixed), {"a": None, "b": True, "c": 1.5, 7: "x"}, set(range(100)), frozenset("abc")):
+        back = roundtrip(value)
+        assert back == value and type(back) is type(value)
+        if isinstance(value, (list, tuple)):
+            assert [type(v) for v in back] == [type(v) for v in value], "bool, int, float, None keep their types"
+    lst = list(range(10))
+    x, y = roundtrip([lst, lst])
+    assert x is y and x == lst, "one list met twice arrives as one object"
+    # a container with anything else in it (an array, a str subclass) still goes item by item
+    class Name(str):
+        pass
+
+    back = roundtrip({"a": np.arange(3), "b": [Name("n")]})
+    assert np.array_equal(back["a"], np.arange(3)) and type(back["b"][0]) is str
+
+
+@pytest.mark.parametrize("node", [
+    {"$": "dict", "keys": [["unhashable"]], "values": [1]},
+    {"$": "dict", "keys": ["a", "b"], "values": [1]},
+    {"$": "dict", "keys": ["a"], "values": [{"$": "ref", "id": 1}]},
+    {"$": "dict", "keys": "ab", "values": [1, 2]},
+])
+def test_malformed_dicts_of_scalars_are_refused(node):
+    with pytest.raises(DecodeError):
+        Decoder([]).decode(node)
 
 
 def test_identity_within_a_message_and_refusals():

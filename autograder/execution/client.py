@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import zmq
 from jupyter_client.asynchronous.client import AsyncKernelClient
-from jupyter_client.channels import AsyncZMQSocketChannel
+from jupyter_client.channels import AsyncZMQSocketChannel, HBChannel
 from traitlets import Integer
 
 _OUTPUT_TYPES = {"stream", "display_data", "update_display_data", "execute_result", "error"}
 
+#: Milliseconds a request to the kernel may wait to be sent. A healthy kernel's socket takes a message at once;
+#: one whose connection a notebook broke (bytes of its own written to the kernel's sockets) would otherwise block
+#: the grading process until the whole worker timed out. Past this, the send raises ``zmq.Again``.
+SEND_TIMEOUT_MS = 5000
+
+
+def bound_sends(sock):
+    """``sock`` with :data:`SEND_TIMEOUT_MS` as its send timeout (returned for chaining)."""
+    sock.setsockopt(zmq.SNDTIMEO, SEND_TIMEOUT_MS)
+    return sock
 
 
 class BudgetIOPubChannel(AsyncZMQSocketChannel):
@@ -71,10 +81,26 @@ class BudgetIOPubChannel(AsyncZMQSocketChannel):
         self._used += size
         return msg if self._used <= self.budget else self._shrink(msg)
 
+class BoundedHBChannel(HBChannel):
+    """Heartbeat channel whose pings time out (:data:`SEND_TIMEOUT_MS`) instead of blocking its thread, which
+    stopping the client joins: a broken connection ends the heartbeat (the kernel counts as not beating)."""
+
+    def _create_socket(self):
+        super()._create_socket()
+        bound_sends(self.socket)
+
+    def run(self):
+        try:
+            super().run()
+        except zmq.ZMQError:
+            self._beating = False
+
+
 class GradingKernelClient(AsyncKernelClient):
-    """Kernel client with a byte budget on output and a per-frame size cap on every channel."""
+    """Kernel client with a byte budget on output, a per-frame size cap and a send timeout on every channel."""
 
     iopub_channel_class = BudgetIOPubChannel
+    hb_channel_class = BoundedHBChannel
     max_output_bytes = Integer(None, allow_none=True, config=True)
 
     @property
@@ -88,6 +114,7 @@ class GradingKernelClient(AsyncKernelClient):
         sock = self.context.socket({"iopub": zmq.SUB, "shell": zmq.DEALER, "stdin": zmq.DEALER,
                                     "hb": zmq.REQ, "control": zmq.DEALER}[channel])
         sock.linger = 1000
+        bound_sends(sock)
         if self.max_output_bytes:
             # A single frame past the budget disconnects the kernel instead of filling our memory.
             sock.setsockopt(zmq.MAXMSGSIZE, int(self.max_output_bytes) + 1024 * 1024)

@@ -36,6 +36,7 @@ import uuid
 from pathlib import Path
 from queue import Empty
 
+import zmq
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
@@ -184,7 +185,10 @@ class GuardedExecute(Execute):
         """True when the kernel answers a no-op request within ``grace`` seconds."""
         if self.kc is None or not await ensure_async(self.kc.is_alive()):
             return False
-        msg_id = await ensure_async(self.kc.execute("", silent=True, store_history=False))
+        try:
+            msg_id = await ensure_async(self.kc.execute("", silent=True, store_history=False))
+        except zmq.ZMQError:  # the kernel takes no request (client.SEND_TIMEOUT_MS)
+            return False
         deadline = time.monotonic() + grace
         while True:
             left = deadline - time.monotonic()
@@ -261,6 +265,10 @@ class GuardedExecute(Execute):
         except CellTimeoutError as exc:
             cell.outputs.append(error_output("CellTimeoutError", str(exc).splitlines()[0] if str(exc) else "timeout"))
             self._problem(ProblemKind.CELL_TIMEOUT, f"{_label(cell, index)} timed out")
+        except zmq.ZMQError as exc:  # a request (this cell, or the interrupt after its timeout) could not be sent
+            cell.outputs.append(error_output("KernelUnresponsive", "the kernel stopped taking requests"))
+            self._halt(ProblemKind.KERNEL_UNRESPONSIVE, f"the kernel stopped taking requests at {_label(cell, index)} "
+                                                        f"({type(exc).__name__}: {exc})")
         except (KeyboardInterrupt, SystemExit):
             raise
         except Exception as exc:
@@ -401,7 +409,10 @@ class GuardedExecute(Execute):
         listener = getattr(self.km, "rpc_listener", None)
         if listener is None:
             raise ConnectionError("the kernel was started without the grader's channel")
-        run_sync(self._async_send_comm_open)()
+        try:
+            run_sync(self._async_send_comm_open)()
+        except zmq.ZMQError as exc:
+            raise ConnectionError(f"the kernel takes no request ({type(exc).__name__}: {exc})") from None
         deadline = time.monotonic() + CONNECT_TIMEOUT
         while time.monotonic() < deadline:
             ready, _, _ = select.select([listener.sock], [], [], 0.25)
@@ -415,7 +426,10 @@ class GuardedExecute(Execute):
                               f"{CONNECT_TIMEOUT} s (a cell disabled the grading agent, or the kernel is stuck)")
 
     def _interrupt(self):
-        run_sync(self.km.interrupt_kernel)()
+        try:
+            run_sync(self.km.interrupt_kernel)()
+        except zmq.ZMQError:  # the kernel takes no request: the verifier's deadline ends the cell anyway
+            pass
 
     def _record_code(self, source):
         if self.record_dir:

@@ -34,7 +34,7 @@ from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, DottedObjectName, Dict, Integer, Type, Unicode, default
 
-from autograder.execution.client import GradingKernelClient
+from autograder.execution.client import GradingKernelClient, bound_sends
 from autograder.execution.sandbox.launcher import cleanup_state, runtime_dir_for
 from autograder.execution.sandbox.policy import SandboxPolicy
 
@@ -204,6 +204,11 @@ class GradingKernelManager(AsyncKernelManager):
         env["NNKIT_RPC_SOCKET"] = self.rpc_listener.path
         kw["env"] = env
         return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    def _connect_control_socket(self):
+        if self._control_socket is None:
+            super()._connect_control_socket()
+            bound_sends(self._control_socket)
 
     async def _async_interrupt_kernel(self):
         # A message, not a signal: signals cannot reach into the sandbox's session.

@@ -34,8 +34,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(PY) -m autograder demo
 
+# every core (pytest-xdist): tests that share expensive work stay on one worker (tests/conftest.py)
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto
 
 # Every mutant of every assignment (make test grades the quick tier: see tests/test_assignments.py).
 mutants: $(STAMP)

@@ -66,3 +66,21 @@ def test_kernel_environment_gives_torch_its_threads_and_numpy_one():
     assert env["OPENBLAS_NUM_THREADS"] == "1"  # numpy's small matrices: a spinning second thread only costs
     assert env["CUDA_VISIBLE_DEVICES"] == "" and env["NNKIT_GRADING"] == "1"
     assert "CUDA_VISIBLE_DEVICES" not in kernel_environment("cuda", 1)
+
+
+def test_grading_shares_the_cpus_it_is_given(monkeypatch):
+    """NNKIT_GRADING_CPUS (a machine that also runs other work) caps the grade command's default workers and
+    each kernel's torch threads; a value that is not a number is named with its fix."""
+    import os
+
+    import pytest
+
+    from autograder.execution.kernel import grading_cpus, threads_per_kernel
+
+    monkeypatch.delenv("NNKIT_GRADING_CPUS", raising=False)
+    assert grading_cpus() == (os.cpu_count() or 1)
+    monkeypatch.setenv("NNKIT_GRADING_CPUS", "3")
+    assert grading_cpus() == 3 and threads_per_kernel(1) == 3 and threads_per_kernel(2) == 1 and threads_per_kernel(9) == 1
+    monkeypatch.setenv("NNKIT_GRADING_CPUS", "two")
+    with pytest.raises(ValueError, match="NNKIT_GRADING_CPUS='two'.*integer"):
+        grading_cpus()

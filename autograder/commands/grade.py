@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from autograder.commands.common import course_of, progress_factory, workers_arg
 
 
@@ -15,8 +13,8 @@ def add(sub, common):
                                    "graded and unchanged are skipped (an interrupted run continues).")
     p.add_argument("assignment")
     p.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
-    p.add_argument("--workers", type=workers_arg, default=os.cpu_count() or 1, metavar="N",
-                   help="parallel grading processes (default: number of CPUs)")
+    p.add_argument("--workers", type=workers_arg, default=None, metavar="N",
+                   help="parallel grading processes (default: number of CPUs, or NNKIT_GRADING_CPUS when set)")
     p.add_argument("--force", action="store_true", help="regrade even unchanged submissions")
     p.add_argument("--seed", type=int, default=None, metavar="N",
                    help="secret for the hidden tests' random inputs (default: fresh each run; grading.json records "
@@ -25,10 +23,11 @@ def add(sub, common):
 
 
 def run(args):
+    from autograder.execution.kernel import grading_cpus
     from autograder.grading import grade_assignment
 
     course = course_of(args)
-    summary = grade_assignment(course, args.assignment, students=args.student, workers=args.workers,
+    summary = grade_assignment(course, args.assignment, students=args.student, workers=args.workers or grading_cpus(),
                                force=args.force, progress=progress_factory(args), echo=print, seed=args.seed)
     print(summary.line())
     return 130 if summary.interrupted else 0

@@ -98,9 +98,22 @@ def kernel_environment(device="cpu", threads=None):
     return env
 
 
+def grading_cpus():
+    """The CPUs grading may use: ``NNKIT_GRADING_CPUS`` when set (a machine that also runs other work, e.g. the
+    test suite's parallel workers), else every CPU of this machine."""
+    value = os.environ.get("NNKIT_GRADING_CPUS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            raise ValueError(f"NNKIT_GRADING_CPUS={value!r} is not a number of CPUs: set it to an integer "
+                             "such as 2, or unset it to use every CPU") from None
+    return os.cpu_count() or 1
+
+
 def threads_per_kernel(workers):
-    """CPU threads each kernel may use when ``workers`` kernels run side by side."""
-    return max(1, (os.cpu_count() or 1) // max(1, int(workers)))
+    """CPU threads each kernel may use when ``workers`` kernels run side by side on :func:`grading_cpus`."""
+    return max(1, grading_cpus() // max(1, int(workers)))
 
 
 def startup_argument(guard=True):

@@ -55,13 +55,6 @@ def pytest_configure(config):
         os.environ["NNKIT_GRADING_CPUS"] = str(max(1, (os.cpu_count() or 1) // share))
 
 
-def grading_workers():
-    """Grading processes for a test that grades a class: the CPUs this pytest process may grade on."""
-    from autograder.execution.kernel import grading_cpus
-
-    return grading_cpus()
-
-
 @pytest.fixture(scope="session")
 def repo():
     return REPO

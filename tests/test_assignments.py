@@ -27,9 +27,10 @@ import pytest
 from IPython.core.inputtransformer2 import TransformerManager
 
 from autograder import mutation
+from autograder.execution.kernel import grading_cpus
 from autograder.manifest import list_assignments, load_manifest
 from autograder.notebook import solution_notebook
-from conftest import full_imdb_path, grading_workers
+from conftest import full_imdb_path
 from fixtures.assignment_support import assert_outputs_stripped, assert_release_is_clean, grade_cells, nbgrader_meta
 
 REPO = Path(__file__).resolve().parents[1]
@@ -228,7 +229,7 @@ def report(request):
         pytest.skip("the full IMDB dataset is not available (set NNKIT_IMDB_PATH)")
     # the quick tier (every correct alternative, one mistake per set of must_fail cells) keeps the suite short;
     # `python -m autograder mutants` grades every mutant
-    rep = mutation.run(REPO, a, workers=grading_workers(), solutions=True, blank=True, quick=True)
+    rep = mutation.run(REPO, a, workers=grading_cpus(), solutions=True, blank=True, quick=True)
     print("\n" + "\n".join(rep.lines()))
     return rep
 

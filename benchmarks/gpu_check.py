@@ -105,7 +105,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="nnkit-gpu-") as tmp:
         course = Path(tmp) / "course"
         manifest = make_course(REPO, ASSIGNMENT, course, args.submissions)
-        wall, grades, per, line = run_grade(course, ASSIGNMENT, 1)
+        wall, grades, per, line, _ = run_grade(course, ASSIGNMENT, 1)
         total = {}
         for cells in grades.values():
             for notebook, _, score in cells:

@@ -17,7 +17,10 @@ e.g. ``git worktree add /tmp/base 8edba3c``, with its interpreter in
 ``--compare-python``, default ``DIR/.venv/bin/python``) it instead grades the same
 submissions with both versions, ``--workers 2``, alternating (other, this, this,
 other, ...) ``--repeat`` times, and prints each version's seconds per submission
-(median and spread) side by side with the ratio (target: at most +20%).
+(median and spread) side by side with the ratio (target: at most +20%), and what each further submission
+costs once both workers have graded their first one (:func:`warm_seconds`: the one-off costs of a command,
+its start-up and each worker's verifier and first imports, weigh little in a class of 100). A cell whose
+score differs between two rounds of the same version is printed with both scores.
 The demo class, graded side by side (the submissions an old ``demo --out D`` generated)::
 
     python benchmarks/grading_speed.py --course . --assignment numpy_nets,pytorch_imdb \
@@ -131,7 +134,32 @@ def run_grade(course, a, workers, python=None, repo=None):
     state = json.loads((course / "grades" / a / "grading.json").read_text())["students"]
     grades = {s: sorted((c["notebook"], c["grade_id"], c["score"]) for c in e["cells"]) for s, e in state.items()}
     worker_seconds = [e["seconds"] for e in state.values()]
-    return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1]
+    return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1], warm_seconds(state, workers)
+
+
+def warm_seconds(state, workers):
+    """Seconds per submission once every worker has finished its first one (``None`` for too few submissions):
+    the time between the ``workers``-th and the last submission finishing, over the submissions finished in
+    it. A class's size hides the one-off costs (start-up, each worker's verifier and first imports); this is
+    what each further submission costs."""
+    import datetime as dt
+
+    done = sorted(dt.datetime.fromisoformat(e["graded_at"]).timestamp() for e in state.values() if e.get("graded_at"))
+    if len(done) <= workers:
+        return None
+    return (done[-1] - done[workers - 1]) / (len(done) - workers)
+
+
+def cell_differences(before, after):
+    """Lines naming each (student, notebook, cell) whose score differs between two runs' ``grades``."""
+    out = []
+    for student in sorted(set(before) | set(after)):
+        a = {(nb, gid): sc for nb, gid, sc in before.get(student, [])}
+        b = {(nb, gid): sc for nb, gid, sc in after.get(student, [])}
+        for key in sorted(set(a) | set(b)):
+            if a.get(key) != b.get(key):
+                out.append(f"{student} {key[0]} {key[1]}: {a.get(key)} then {b.get(key)}")
+    return out
 
 
 def compare(src, assignments, n, other, other_python, repeat, submitted=None, other_submitted=None):
@@ -148,7 +176,9 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None, ot
           f"this version ({REPO}) vs {other} ({other_python}); load average {os.getloadavg()[0]:.2f}")
     runs = {"this": [], "other": []}
     per_assignment = {"this": {x: [] for x in assignments}, "other": {x: [] for x in assignments}}
+    warm = {"this": {x: [] for x in assignments}, "other": {x: [] for x in assignments}}
     scores = {"this": set(), "other": set()}
+    cells = {"this": {}, "other": {}}   # assignment -> the first round's grades per cell
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         order = []
         for r in range(repeat):
@@ -163,11 +193,16 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None, ot
             lines = []
             for one in assignments:
                 make_course(own_src, one, course, n, own_submitted)
-                w, grades, per, line = run_grade(course, one, 2, python=py, repo=repo)
+                w, grades, per, line, warm_s = run_grade(course, one, 2, python=py, repo=repo)
                 wall += w
                 per_assignment[who][one].append(w / n)
+                if warm_s is not None:
+                    warm[who][one].append(warm_s)
                 points += sum(sc or 0 for g in grades.values() for _, _, sc in g)
                 lines.append(line)
+                first = cells[who].setdefault(one, grades)
+                for diff in cell_differences(first, grades):  # the same submissions must get the same grades
+                    print(f"  {who:5s} {one}: a cell graded differently than in round 1: {diff}")
             line = "; ".join(lines)
             runs[who].append(wall / n)
             scores[who].add(points)
@@ -179,6 +214,10 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None, ot
         print(f"{k:5s}: median {med[k]:.2f} s per submission (min {min(v):.2f}, max {max(v):.2f}, "
               f"{len(v)} runs); total points {sorted(scores[k])}; "
               + ", ".join(f"{x} {statistics.median(per_assignment[k][x]):.2f} s" for x in assignments))
+        for x in assignments:
+            if warm[k][x]:
+                print(f"       {x}: {statistics.median(warm[k][x]):.2f} s per further submission once both workers "
+                      f"are warm (median of {len(warm[k][x])}: " + ", ".join(f"{t:.1f}" for t in warm[k][x]) + ")")
     ratio = med["this"] / med["other"] - 1
     print(f"this version vs the other: {100 * ratio:+.1f}% per submission (target <= +20%): "
           f"{'PASS' if ratio <= 0.20 else 'FAIL'}; load average {os.getloadavg()[0]:.2f} at the end")
@@ -229,10 +268,10 @@ def speed(args, src, a, n):
         # during the benchmark hits both sides alike
         # order nbclient, w1, w2, w2, w1, nbclient: a load that drifts during the run hits both sides alike
         base = time_nbclient(src, a, manifest, n // 2)
-        wall1, grades1, per1, line1 = run_grade(tmp / "w1", a, 1)
-        wall2, grades2, per2, line2 = run_grade(tmp / "w2", a, 2)
-        wall2b, grades2b, per2b, _ = run_grade(tmp / "w2b", a, 2)
-        wall1b, grades1b, per1b, _ = run_grade(tmp / "w1b", a, 1)
+        wall1, grades1, per1, line1, _ = run_grade(tmp / "w1", a, 1)
+        wall2, grades2, per2, line2, warm2 = run_grade(tmp / "w2", a, 2)
+        wall2b, grades2b, per2b, _, warm2b = run_grade(tmp / "w2b", a, 2)
+        wall1b, grades1b, per1b, _, _ = run_grade(tmp / "w1b", a, 1)
         base += time_nbclient(src, a, manifest, n - n // 2)
         wall1, wall2 = (wall1 + wall1b) / 2, (wall2 + wall2b) / 2
         per1 = per1 + per1b
@@ -244,6 +283,13 @@ def speed(args, src, a, n):
               f"[{line1}]")
         print(f"grade --workers 2:     {wall2:6.1f} s total (mean of 2 runs), {wall2 / n:.2f} s per submission  "
               f"[{line2}]")
+        warm_runs = [t for t in (warm2, warm2b) if t is not None]
+        if warm_runs:
+            print(f"grade --workers 2, once both workers are warm: "
+                  + ", ".join(f"{t:.2f}" for t in warm_runs) + " s per further submission")
+        for diff in cell_differences(grades1, grades1b) + cell_differences(grades1, grades2) + \
+                cell_differences(grades1, grades2b):
+            print(f"a cell graded differently between runs: {diff}")
         par1 = machine_parallelism()
         print(f"1-minute load average: {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; two CPU-bound "
               f"processes ran {par0:.2f}x / {par1:.2f}x faster than one after the other (2.0 on an idle 2-core "

@@ -103,3 +103,30 @@ def test_sparse_linear_matches_dense():
     assert torch.allclose(g, layer.weight.grad, atol=1e-6)
     with pytest.raises(TypeError):
         to_torch_sparse(np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("max_features,punctuation", [(None, False), (4, True)])
+def test_save_and_load_give_the_same_vectorizer(tmp_path, max_features, punctuation):
+    v = NgramVectorizer((1, 3), max_features=max_features, punctuation=punctuation, chunk_size=2).fit(TEXTS)
+    v.save(tmp_path / "v.npz")
+    w = NgramVectorizer.load(tmp_path / "v.npz")
+    assert (w.ngram_range, w.max_features, w.punctuation, w.chunk_size) == ((1, 3), max_features, punctuation, 2)
+    assert w.vocabulary_ == v.vocabulary_ and list(w.counts_) == list(v.counts_)
+    docs = TEXTS + ["a good film, not a bad one", "zzz"]
+    assert (w.transform(docs) != v.transform(docs)).nnz == 0
+    assert list(w.columns(list(v.vocabulary_) + ["not in it"])) == list(range(len(v))) + [-1]
+
+
+def test_load_refuses_files_save_did_not_write(tmp_path):
+    v = NgramVectorizer((1, 2)).fit(TEXTS)
+    v.save(tmp_path / "v.npz")
+    with np.load(tmp_path / "v.npz") as z:
+        arrays = dict(z)
+    np.savez(tmp_path / "short.npz", **{**arrays, "counts": arrays["counts"][:-1]})
+    with pytest.raises(ValueError, match="do not match"):
+        NgramVectorizer.load(tmp_path / "short.npz")
+    np.savez(tmp_path / "pickled.npz", **{**arrays, "tokens": np.array([object()], dtype=object)})
+    with pytest.raises(ValueError):  # object arrays need pickles, which load never reads
+        NgramVectorizer.load(tmp_path / "pickled.npz")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        NgramVectorizer().save(tmp_path / "unfitted.npz")

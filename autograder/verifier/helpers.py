@@ -24,6 +24,12 @@
     kernel's ``torch.nn``.
 ``seed(k)`` / ``exact_seed(k)``
     See :mod:`autograder.verifier.seeding`.
+``grader_cache(key, cls, build)``
+    ``build()`` (an instance of ``cls``, a class with ``save(file)`` and a ``load(file)`` class method that
+    read no pickles, e.g. :class:`nnkit.data.NgramVectorizer`), made once per grading worker: the first
+    test that asks for ``key`` builds it and saves it in the verifier's own folder, and the sessions of later
+    notebooks of that worker load it. For work that depends on no student value (a reference fitted on
+    the grader's own copy of the data): ``key`` names everything ``build`` reads.
 ``with_references(name=function, ...)``
     The notebook's ``name`` rebound to ``function``, a plain function of the
     test (it runs here, as a callback the student's code calls), so that a test
@@ -45,9 +51,43 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import types
 
 from autograder.verifier.proxy import Remote, RemotePath
+
+#: Folder of :func:`grader_cache` files (the zygote sets it, in the verifier's working folder, before any fork).
+CACHE_DIR = None
+
+
+def grader_cache(key, cls, build):
+    """``build()``, an instance of ``cls``, or the copy an earlier session of this verifier saved for ``key``
+    (see module doc). Without a cache folder, or when saving fails, it is simply built."""
+    if CACHE_DIR is None:
+        return build()
+    digest = hashlib.sha256(f"{cls.__module__}.{cls.__qualname__}\n{key}".encode()).hexdigest()[:32]
+    path = os.path.join(CACHE_DIR, f"{digest}.npz")
+    if os.path.isfile(path):
+        try:
+            return cls.load(path)
+        except (OSError, ValueError, KeyError):
+            pass  # an unreadable copy (a session killed while writing cannot leave one): build it again
+    value = build()
+    if not isinstance(value, cls):
+        raise TypeError(f"grader_cache({key!r}): build() returned {type(value).__name__}, not {cls.__name__}")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            value.save(f)
+        os.replace(tmp, path)
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    return value
+
 
 def fetch(value):
     """A trusted copy of ``value`` (a :class:`Remote` or :class:`RemotePath`); other values unchanged."""
@@ -271,4 +311,5 @@ def names(endpoint_getter, mixer, references=None):
     return {"fetch": fetch, "keep": keep, "kernel": kernel, "notebook": NotebookNames(endpoint_getter),
             "is_instance": is_instance, "isinstance": is_instance, "to_kernel": lambda value: to_kernel(value, endpoint_getter),
             "twin": lambda build: twin(build, kernel), "seed": mixer.seed, "exact_seed": ExactSeed,
+            "grader_cache": grader_cache,
             "with_references": lambda check=None, **functions: with_references(functions, endpoint_getter, active, check)}

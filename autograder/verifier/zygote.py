@@ -127,6 +127,13 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     control = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET, fileno=int(argv[0]))
     preload()
+    from autograder.verifier import helpers
+
+    try:  # the sessions' shared cache (grader_cache), in this process's own working folder
+        os.makedirs("grader-cache", exist_ok=True)
+        helpers.CACHE_DIR = os.path.abspath("grader-cache")
+    except OSError:
+        helpers.CACHE_DIR = None
     control.send(b'{"op": "ready"}')
     serve(control)
     return 0

@@ -263,19 +263,60 @@ class NgramVectorizer:
         self._vocab_n, self._vocab_code = n_all[order], code_all[order]
         self.counts_ = count_all[order].astype(np.int64)
         del n_all, code_all, count_all, keep, order
+        self._index()
+        # every token of the training texts is known: ids without a lookup (int32 kept small until used)
+        return [(np.searchsorted(self._token_hashes, uh).astype(np.int32)[inv], doc, n_texts)
+                for uh, inv, doc, n_texts in chunks]
+
+    def _index(self):
+        """The lookup tables of the fitted vocabulary (``_vocab_n``, ``_vocab_code``, ``_token_hashes``)."""
+        lo, hi = self.ngram_range
         self._lookup = {}
         for n in range(lo, hi + 1):
             cols = np.flatnonzero(self._vocab_n == n)
             srt = np.argsort(self._vocab_code[cols], kind="stable")
             self._lookup[n] = (self._vocab_code[cols][srt], cols[srt].astype(np.int64))
-        self._tables = {n: _CodeTable(codes, columns) for n, (codes, columns) in self._lookup.items() if len(codes)}
-        self._token_table = _CodeTable(_token_keys(self._token_hashes), np.arange(len(self._token_hashes)))
+        self._tables_built: Optional[Tuple[Dict[int, _CodeTable], _CodeTable]] = None  # made by the first count matrix
         self._fitted = True
         self._names: Optional[np.ndarray] = None
         self._vocabulary: Optional[Dict[str, int]] = None
-        # every token of the training texts is known: ids without a lookup (int32 kept small until used)
-        return [(np.searchsorted(self._token_hashes, uh).astype(np.int32)[inv], doc, n_texts)
-                for uh, inv, doc, n_texts in chunks]
+
+    def _tables(self) -> Tuple[Dict[int, _CodeTable], _CodeTable]:
+        """(hash table of each n's vocabulary codes, hash table of the token ids), built once."""
+        if self._tables_built is None:
+            self._tables_built = (
+                {n: _CodeTable(codes, columns) for n, (codes, columns) in self._lookup.items() if len(codes)},
+                _CodeTable(_token_keys(self._token_hashes), np.arange(len(self._token_hashes))))
+        return self._tables_built
+
+    def save(self, file) -> None:
+        """Write the fitted vectorizer to ``file`` (a path or a binary file object), numpy's ``.npz``
+        format without pickles; :meth:`load` reads it back."""
+        self._check_fitted()
+        np.savez(file, ngram_range=np.asarray(self.ngram_range, np.int64),
+                 max_features=np.int64(-1 if self.max_features is None else self.max_features),
+                 min_count=np.int64(self.min_count), punctuation=np.bool_(self.punctuation),
+                 chunk_size=np.int64(self.chunk_size), token_hashes=self._token_hashes,
+                 tokens=np.frombuffer("\n".join(self._tokens.tolist()).encode("ascii"), np.uint8),
+                 vocab_n=self._vocab_n, vocab_code=self._vocab_code, counts=self.counts_)
+
+    @classmethod
+    def load(cls, file) -> "NgramVectorizer":
+        """A fitted vectorizer that :meth:`save` wrote to ``file``: the same vocabulary, counts and matrices."""
+        with np.load(file, allow_pickle=False) as z:
+            max_features = int(z["max_features"])
+            self = cls(tuple(int(v) for v in z["ngram_range"]), None if max_features < 0 else max_features,
+                       int(z["min_count"]), bool(z["punctuation"]), int(z["chunk_size"]))
+            self._token_hashes = z["token_hashes"].astype(np.uint64)
+            text = z["tokens"].tobytes().decode("ascii")
+            self._tokens = np.array(text.split("\n") if text else [], dtype=object)
+            self._base = max(len(self._token_hashes), 1)
+            self._vocab_n, self._vocab_code = z["vocab_n"].astype(np.int8), z["vocab_code"].astype(np.int64)
+            self.counts_ = z["counts"].astype(np.int64)
+        if len(self._tokens) != len(self._token_hashes) or not len(self._vocab_n) == len(self._vocab_code) == len(self.counts_):
+            raise ValueError(f"{file}: not a vectorizer NgramVectorizer.save wrote (its arrays do not match)")
+        self._index()
+        return self
 
     def _check_fitted(self):
         if not self._fitted:
@@ -338,7 +379,7 @@ class NgramVectorizer:
         ids = ids.astype(np.int64)
         doc = doc.astype(np.int64)
         keys = []
-        for n, table in self._tables.items():
+        for n, table in self._tables()[0].items():
             code, where = self._codes(ids, doc, n, self._base)
             if len(code) == 0:
                 continue
@@ -360,7 +401,7 @@ class NgramVectorizer:
         blocks = []
         for chunk in self._chunks(texts):
             h, doc, _, _, _ = _tokenize_chunk(chunk, self.punctuation)
-            blocks.append(self._count_matrix(self._token_table.get(_token_keys(h)), doc, len(chunk)))
+            blocks.append(self._count_matrix(self._tables()[1].get(_token_keys(h)), doc, len(chunk)))
         return self._stack(blocks)
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:

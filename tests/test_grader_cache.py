@@ -1,0 +1,83 @@
+"""grader_cache: trusted reference work done once per grading worker and shared by its verifier sessions."""
+
+import time
+
+import pytest
+
+from autograder.verifier import helpers
+from autograder.verifier.host import KernelLink, VerifierProcess
+from nnkit.data import NgramVectorizer
+
+TEXTS = ["a good film", "not a good film", "a bad film"]
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(helpers, "CACHE_DIR", str(tmp_path))
+    return tmp_path
+
+
+def _builder(calls):
+    def build():
+        calls.append(1)
+        return NgramVectorizer((1, 2)).fit(TEXTS)
+    return build
+
+
+def test_the_first_call_builds_and_later_calls_load(cache_dir):
+    calls = []
+    first = helpers.grader_cache("three reviews", NgramVectorizer, _builder(calls))
+    second = helpers.grader_cache("three reviews", NgramVectorizer, _builder(calls))
+    assert len(calls) == 1 and second is not first and second.vocabulary_ == first.vocabulary_
+    helpers.grader_cache("another key", NgramVectorizer, _builder(calls))
+    assert len(calls) == 2, "a different key must be built on its own"
+    assert not [p for p in cache_dir.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_unreadable_copy_is_built_again(cache_dir):
+    calls = []
+    helpers.grader_cache("k", NgramVectorizer, _builder(calls))
+    (saved,) = cache_dir.glob("*.npz")
+    saved.write_bytes(b"not an npz file")
+    again = helpers.grader_cache("k", NgramVectorizer, _builder(calls))
+    assert len(calls) == 2 and len(again) == len(NgramVectorizer((1, 2)).fit(TEXTS))
+    assert helpers.grader_cache("k", NgramVectorizer, _builder(calls)) and len(calls) == 2, "the rebuilt copy is saved"
+
+
+def test_without_a_cache_folder_it_builds_every_time(monkeypatch):
+    monkeypatch.setattr(helpers, "CACHE_DIR", None)
+    calls = []
+    helpers.grader_cache("k", NgramVectorizer, _builder(calls))
+    helpers.grader_cache("k", NgramVectorizer, _builder(calls))
+    assert len(calls) == 2
+
+
+def test_a_build_of_the_wrong_class_is_refused(cache_dir):
+    with pytest.raises(TypeError, match="not NgramVectorizer"):
+        helpers.grader_cache("k", NgramVectorizer, lambda: {"a": 1})
+
+
+CELL = """
+v = grader_cache("three reviews", NgramVectorizer,
+                 lambda: (print("built here"), NgramVectorizer((1, 2)).fit(["a good film", "not a good film"]))[1])
+assert v.vocabulary_["a good"] >= 0
+"""
+
+
+def test_sessions_of_one_verifier_share_the_cache():
+    """Two notebooks graded by one worker: the second notebook's session loads what the first one built."""
+    verifier = VerifierProcess()
+    link = KernelLink(lambda: (_ for _ in ()).throw(ConnectionError("no kernel in this test")), lambda: None)
+    try:
+        outputs = []
+        for notebook in ("first", "second"):
+            session = verifier.session(notebook, 1, "from nnkit.data import NgramVectorizer\n")
+            try:
+                verdict = session.run_cell("test_cache", CELL, link, time.monotonic() + 60)
+            finally:
+                session.close()
+            assert verdict.passed, verdict.message()
+            outputs.append(verdict.stdout)
+        assert outputs == ["built here\n", ""], outputs
+    finally:
+        verifier.close()

@@ -81,3 +81,21 @@ def test_sessions_of_one_verifier_share_the_cache():
         assert outputs == ["built here\n", ""], outputs
     finally:
         verifier.close()
+
+
+def test_dicts_of_arrays_are_cached_without_pickles(cache_dir):
+    import numpy as np
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"W1": np.arange(6.0).reshape(2, 3), "acc": 0.875}
+
+    first = helpers.grader_cache("a recipe on data with digest abc", dict, build)
+    again = helpers.grader_cache("a recipe on data with digest abc", dict, build)
+    assert len(calls) == 1 and first["acc"] == 0.875
+    assert np.array_equal(again["W1"], first["W1"]) and float(again["acc"]) == 0.875
+    np.savez(next(cache_dir.glob("*.npz")), bad=np.array([object()], dtype=object))
+    helpers.grader_cache("a recipe on data with digest abc", dict, build)
+    assert len(calls) == 2, "a file that needs pickles to load is rebuilt, never unpickled"

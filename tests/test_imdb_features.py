@@ -128,5 +128,8 @@ def test_load_refuses_files_save_did_not_write(tmp_path):
     np.savez(tmp_path / "pickled.npz", **{**arrays, "tokens": np.array([object()], dtype=object)})
     with pytest.raises(ValueError):  # object arrays need pickles, which load never reads
         NgramVectorizer.load(tmp_path / "pickled.npz")
+    np.savez(tmp_path / "other.npz", counts=arrays["counts"])
+    with pytest.raises(ValueError, match="not written by NgramVectorizer.save: it has no chunk_size"):
+        NgramVectorizer.load(tmp_path / "other.npz")
     with pytest.raises(RuntimeError, match="not fitted"):
         NgramVectorizer().save(tmp_path / "unfitted.npz")

@@ -25,11 +25,12 @@
 ``seed(k)`` / ``exact_seed(k)``
     See :mod:`autograder.verifier.seeding`.
 ``grader_cache(key, cls, build)``
-    ``build()`` (an instance of ``cls``, a class with ``save(file)`` and a ``load(file)`` class method that
-    read no pickles, e.g. :class:`nnkit.data.NgramVectorizer`), made once per grading worker: the first
-    test that asks for ``key`` builds it and saves it in the verifier's own folder, and the sessions of later
-    notebooks of that worker load it. For work that depends on no student value (a reference fitted on
-    the grader's own copy of the data): ``key`` names everything ``build`` reads.
+    ``build()`` (an instance of ``cls``: ``dict`` for a dict of numpy arrays, or a class with ``save(file)``
+    and a ``load(file)`` class method that read no pickles, e.g. :class:`nnkit.data.NgramVectorizer`), made
+    once per grading worker: the first test that asks for ``key`` builds it and saves it in the verifier's
+    own folder, and the sessions of later notebooks of that worker load it. For work that depends on no
+    student value beyond what ``key`` names: a reference fitted on the grader's own copy of the data, or a
+    reference recipe trained with fixed seeds on checked data whose digest is in ``key``.
 ``with_references(name=function, ...)``
     The notebook's ``name`` rebound to ``function``, a plain function of the
     test (it runs here, as a callback the student's code calls), so that a test
@@ -70,7 +71,7 @@ def grader_cache(key, cls, build):
     path = os.path.join(CACHE_DIR, f"{digest}.npz")
     if os.path.isfile(path):
         try:
-            return cls.load(path)
+            return _load_arrays(path) if cls is dict else cls.load(path)
         except (OSError, ValueError, KeyError):
             pass  # an unreadable copy (a session killed while writing cannot leave one): build it again
     value = build()
@@ -79,7 +80,12 @@ def grader_cache(key, cls, build):
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb") as f:
-            value.save(f)
+            if cls is dict:
+                import numpy as np
+
+                np.savez(f, **{str(k): np.asarray(v) for k, v in value.items()})
+            else:
+                value.save(f)
         os.replace(tmp, path)
     except OSError:
         try:
@@ -87,6 +93,13 @@ def grader_cache(key, cls, build):
         except OSError:
             pass
     return value
+
+
+def _load_arrays(path):
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
 
 
 def fetch(value):

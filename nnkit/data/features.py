@@ -289,6 +289,9 @@ class NgramVectorizer:
                 _CodeTable(_token_keys(self._token_hashes), np.arange(len(self._token_hashes))))
         return self._tables_built
 
+    _SAVED = frozenset({"ngram_range", "max_features", "min_count", "punctuation", "chunk_size", "token_hashes",
+                        "tokens", "vocab_n", "vocab_code", "counts"})
+
     def save(self, file) -> None:
         """Write the fitted vectorizer to ``file`` (a path or a binary file object), numpy's ``.npz``
         format without pickles; :meth:`load` reads it back."""
@@ -304,6 +307,9 @@ class NgramVectorizer:
     def load(cls, file) -> "NgramVectorizer":
         """A fitted vectorizer that :meth:`save` wrote to ``file``: the same vocabulary, counts and matrices."""
         with np.load(file, allow_pickle=False) as z:
+            missing = sorted(cls._SAVED - set(z.files))
+            if missing:
+                raise ValueError(f"{file} was not written by NgramVectorizer.save: it has no {', '.join(missing)}")
             max_features = int(z["max_features"])
             self = cls(tuple(int(v) for v in z["ngram_range"]), None if max_features < 0 else max_features,
                        int(z["min_count"]), bool(z["punctuation"]), int(z["chunk_size"]))
@@ -314,7 +320,7 @@ class NgramVectorizer:
             self._vocab_n, self._vocab_code = z["vocab_n"].astype(np.int8), z["vocab_code"].astype(np.int64)
             self.counts_ = z["counts"].astype(np.int64)
         if len(self._tokens) != len(self._token_hashes) or not len(self._vocab_n) == len(self._vocab_code) == len(self.counts_):
-            raise ValueError(f"{file}: not a vectorizer NgramVectorizer.save wrote (its arrays do not match)")
+            raise ValueError(f"{file} was not written by NgramVectorizer.save: its arrays do not match")
         self._index()
         return self
 

@@ -123,11 +123,12 @@ def machine_parallelism():
     return 2 * one / two
 
 
-def run_grade(course, a, workers, python=None, repo=None):
+def run_grade(course, a, workers, python=None, repo=None, env=None):
     cmd = [python or sys.executable, "-m", "autograder", "grade", a, "--workers", str(workers), "--no-progress",
            "--course", str(course)]
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(repo or REPO))
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=str(repo or REPO),
+                          env=None if env is None else {**os.environ, **env})
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -180,6 +181,11 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None, ot
     scores = {"this": set(), "other": set()}
     cells = {"this": {}, "other": {}}   # assignment -> the first round's grades per cell
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
+        # the other version gets its own data cache (two versions' cache formats would replace each other's
+        # files at every run), filled before the timed runs
+        other_env = {"NNKIT_DATA_DIR": str(Path(tmp) / "other-data")}
+        subprocess.run([other_python, "-c", "from nnkit.data import load_imdb; load_imdb('train'); load_imdb('test')"],
+                       cwd=str(other), env={**os.environ, **other_env}, check=False, capture_output=True)
         order = []
         for r in range(repeat):
             order += ["other", "this"] if r % 2 == 0 else ["this", "other"]
@@ -187,13 +193,13 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None, ot
             course = Path(tmp) / f"c{i}"
             # each version grades its own master notebooks (hidden tests are written for its grader)
             own_src = src if who == "this" or not src.is_relative_to(REPO) else other / src.relative_to(REPO)
-            py, repo = (None, None) if who == "this" else (other_python, other)
+            py, repo, env = (None, None, None) if who == "this" else (other_python, other, other_env)
             own_submitted = other_submitted if who == "other" and other_submitted is not None else submitted
             wall = points = 0.0
             lines = []
             for one in assignments:
                 make_course(own_src, one, course, n, own_submitted)
-                w, grades, per, line, warm_s = run_grade(course, one, 2, python=py, repo=repo)
+                w, grades, per, line, warm_s = run_grade(course, one, 2, python=py, repo=repo, env=env)
                 wall += w
                 per_assignment[who][one].append(w / n)
                 if warm_s is not None:

@@ -182,8 +182,8 @@ def compare(src, assignments, n, other, other_python, repeat, submitted=None, ot
     cells = {"this": {}, "other": {}}   # assignment -> the first round's grades per cell
     with tempfile.TemporaryDirectory(prefix="nnkit-bench-") as tmp:
         # the other version gets its own data cache (two versions' cache formats would replace each other's
-        # files at every run), filled before the timed runs
-        other_env = {"NNKIT_DATA_DIR": str(Path(tmp) / "other-data")}
+        # files at every run), filled before the timed runs; not under /tmp, which grading kernels do not see
+        other_env = {"NNKIT_DATA_DIR": str(Path.home() / ".cache" / "nnkit-bench-other-version")}
         subprocess.run([other_python, "-c", "from nnkit.data import load_imdb; load_imdb('train'); load_imdb('test')"],
                        cwd=str(other), env={**os.environ, **other_env}, check=False, capture_output=True)
         order = []

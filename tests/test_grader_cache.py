@@ -99,3 +99,27 @@ def test_dicts_of_arrays_are_cached_without_pickles(cache_dir):
     np.savez(next(cache_dir.glob("*.npz")), bad=np.array([object()], dtype=object))
     helpers.grader_cache("a recipe on data with digest abc", dict, build)
     assert len(calls) == 2, "a file that needs pickles to load is rebuilt, never unpickled"
+
+
+def test_keys_name_arrays_and_sparse_matrices_by_content(cache_dir):
+    import numpy as np
+    import scipy.sparse as sp
+
+    calls = []
+
+    def build():
+        calls.append(1)
+        return {"acc": np.array(0.5)}
+
+    X = sp.random(20, 30, density=0.1, format="csr", random_state=0, dtype=np.float32)
+    y = np.arange(20) % 2
+    helpers.grader_cache(("recipe", X, y), dict, build)
+    helpers.grader_cache(("recipe", X.copy(), y.copy()), dict, build)
+    assert len(calls) == 1, "equal matrices and labels name the same entry"
+    X2 = X.copy()
+    X2.data[0] += 1
+    helpers.grader_cache(("recipe", X2, y), dict, build)
+    helpers.grader_cache(("recipe", X, y.astype(np.int32)), dict, build)
+    assert len(calls) == 3, "one changed value, or another dtype, names another entry"
+    with pytest.raises(TypeError, match="object array"):
+        helpers.grader_cache(("recipe", np.array([object()], dtype=object)), dict, build)

@@ -30,7 +30,9 @@
     once per grading worker: the first test that asks for ``key`` builds it and saves it in the verifier's
     own folder, and the sessions of later notebooks of that worker load it. For work that depends on no
     student value beyond what ``key`` names: a reference fitted on the grader's own copy of the data, or a
-    reference recipe trained with fixed seeds on checked data whose digest is in ``key``.
+    reference recipe trained with fixed seeds on checked data. ``key`` is a string or a tuple of strings,
+    numbers, numpy arrays and scipy sparse matrices; arrays and matrices count by dtype, shape and content:
+    ``grader_cache(("final recipe", X_train, y_train), dict, train)``.
 ``with_references(name=function, ...)``
     The notebook's ``name`` rebound to ``function``, a plain function of the
     test (it runs here, as a callback the student's code calls), so that a test
@@ -67,7 +69,10 @@ def grader_cache(key, cls, build):
     (see module doc). Without a cache folder, or when saving fails, it is simply built."""
     if CACHE_DIR is None:
         return build()
-    digest = hashlib.sha256(f"{cls.__module__}.{cls.__qualname__}\n{key}".encode()).hexdigest()[:32]
+    digest = hashlib.sha256(f"{cls.__module__}.{cls.__qualname__}\n".encode())
+    for part in key if isinstance(key, tuple) else (key,):
+        _digest_part(digest, part)
+    digest = digest.hexdigest()[:32]
     path = os.path.join(CACHE_DIR, f"{digest}.npz")
     if os.path.isfile(path):
         try:
@@ -93,6 +98,27 @@ def grader_cache(key, cls, build):
         except OSError:
             pass
     return value
+
+
+def _digest_part(digest, part):
+    """Add one part of a :func:`grader_cache` key to ``digest``: its kind, then its value (arrays by content)."""
+    import numpy as np
+
+    if hasattr(part, "tocsr") and hasattr(part, "nnz"):  # a scipy sparse matrix, by its CSR arrays
+        csr = part.tocsr()
+        digest.update(f"sparse {csr.shape} {csr.dtype}\n".encode())
+        for a in (csr.data, csr.indices, csr.indptr):
+            _digest_part(digest, np.asarray(a))
+    elif isinstance(part, np.ndarray):
+        if part.dtype.hasobject:
+            raise TypeError("grader_cache: a key holds an object array, which has no stable content to name it by")
+        digest.update(f"array {part.shape} {part.dtype}\n".encode())
+        digest.update(np.ascontiguousarray(part).tobytes())
+    elif isinstance(part, (str, int, float, bool, type(None))):
+        digest.update(f"{type(part).__name__} {part!r}\n".encode())
+    else:
+        raise TypeError(f"grader_cache: a key part of type {type(part).__name__} (use str, numbers, numpy arrays, "
+                        "scipy sparse matrices)")
 
 
 def _load_arrays(path):

@@ -133,3 +133,64 @@ def test_load_refuses_files_save_did_not_write(tmp_path):
         NgramVectorizer.load(tmp_path / "other.npz")
     with pytest.raises(RuntimeError, match="not fitted"):
         NgramVectorizer().save(tmp_path / "unfitted.npz")
+
+
+def reference_counts(v, texts, n_max, punctuation):
+    """The count matrix of texts over v's vocabulary, counted from reference_analyze (dense)."""
+    out = np.zeros((len(texts), len(v)), dtype=np.float32)
+    for i, t in enumerate(texts):
+        for f in reference_analyze(t, n_max, punctuation):
+            if f in v.vocabulary_:
+                out[i, v.vocabulary_[f]] += 1
+    return out
+
+
+def random_texts(rng, n):
+    """Texts of words, punctuation, <br /> tags (either case), non-ASCII letters and marks whose lower case is ASCII."""
+    words = ["good", "film", "not", "a", "bad", "it's", "10", "GOOD", "Film", "<br />", "<BR />", "!", "...", "(x)",
+             "café", "\u212aelvin", "\u0130stanbul", "naïve", "7/10", "'", "a" * 40]
+    return [" ".join(rng.choice(words, size=int(rng.integers(0, 30)))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("n_max,punctuation,max_features", [(2, False, None), (3, True, None), (3, True, 25)])
+def test_random_texts_match_plain_python(n_max, punctuation, max_features):
+    rng = np.random.default_rng(n_max + 10 * punctuation)
+    train, other = random_texts(rng, 60), random_texts(rng, 40)
+    v = NgramVectorizer((1, n_max), max_features=max_features, punctuation=punctuation, chunk_size=7)
+    X = v.fit_transform(train)
+    for texts, M in ((train, X), (other, v.transform(other))):
+        assert M.has_sorted_indices and np.array_equal(M.toarray(), reference_counts(v, texts, n_max, punctuation))
+
+
+def test_ngrams_never_span_two_texts():
+    # "good film" and "film good" are in the vocabulary, but in these texts only across the end of one text
+    v = NgramVectorizer((1, 3), chunk_size=10).fit(["good film good", "film good film"])
+    X = v.transform(["a good", "film b", "good", "film", "good", "film good"])
+    want = reference_counts(v, ["a good", "film b", "good", "film", "good", "film good"], 3, False)
+    assert np.array_equal(X.toarray(), want) and X[:5, v.vocabulary_["good film"]].nnz == 0
+
+
+def test_tokens_longer_than_32767_characters():
+    long = "a" * 40_000
+    texts = [f"{long} b {long}", "b " * 3 + "a", long + "!"]
+    v = NgramVectorizer((1, 2), punctuation=True).fit(texts)
+    assert v.vocabulary_.keys() >= {long, "b", f"{long} b", f"b {long}"}
+    assert np.array_equal(v.transform(texts).toarray(), reference_counts(v, texts, 2, True))
+
+
+def test_a_vocabulary_missing_the_parts_of_its_ngrams(tmp_path):
+    """Bigrams are looked up only where both words are in the vocabulary when that is true of every vocabulary
+    bigram (as it is of a fitted one); a vocabulary where it is not still counts every feature it has."""
+    texts = ["good film good film", "a good film", "not a good one"]
+    v = NgramVectorizer((1, 2)).fit(texts)
+    v.save(tmp_path / "v.npz")
+    with np.load(tmp_path / "v.npz") as z:
+        arrays = dict(z)
+    film = v._tokens.tolist().index("film")  # a unigram's code is its token's id
+    keep = ~((arrays["vocab_n"] == 1) & (arrays["vocab_code"] == film))  # every feature but the unigram "film"
+    for key in ("vocab_n", "vocab_code", "counts"):
+        arrays[key] = arrays[key][keep]
+    np.savez(tmp_path / "w.npz", **arrays)
+    w = NgramVectorizer.load(tmp_path / "w.npz")
+    assert "film" not in w.vocabulary_ and "good film" in w.vocabulary_ and not w._closed[2]
+    assert np.array_equal(w.transform(texts).toarray(), reference_counts(w, texts, 2, False))

@@ -6,9 +6,11 @@ runs of ``a-z``, ``0-9`` and ``'``, n-grams joined by one space), but over the w
 the characters become a numpy array, tokens are found from where runs of token characters start and
 end, each token is hashed (64-bit FNV-1a, computed for all tokens one character position at a time)
 and n-grams are integer codes of token ids, looked up in numpy hash tables (open addressing, whole
-arrays at a time). On 25,000 IMDB reviews, 1-3-grams take a few seconds instead of the half minute
-of a ``re.findall`` / ``" ".join`` / ``dict`` pipeline, and no list of Python strings per review is
-ever built (which is what made those pipelines need gigabytes). :meth:`NgramVectorizer.fit_transform` tokenizes once.
+arrays at a time). An n-gram is looked up only where its two (n-1)-grams are in the vocabulary,
+which holds for every n-gram of a fitted vocabulary (neither part is rarer than the n-gram). On
+25,000 IMDB reviews, 1-3-grams take a few seconds instead of the tens of seconds of a
+``re.findall`` / ``" ".join`` / ``dict`` pipeline, and no list of Python strings per review is ever
+built. :meth:`NgramVectorizer.fit_transform` tokenizes once.
 
 With ``punctuation=True`` every ASCII punctuation character other than ``'`` is a token of its own
 (``"great!"`` gives ``great`` and ``!``), which helps bag-of-n-gram sentiment models a little.
@@ -28,10 +30,10 @@ import scipy.sparse as sp
 
 _WORD_CHARS = b"abcdefghijklmnopqrstuvwxyz0123456789'"
 _PUNCT_CHARS = "".join(c for c in string.punctuation if c != "'").encode()
-_IS_WORD = np.zeros(256, dtype=bool)
-_IS_WORD[np.frombuffer(_WORD_CHARS, np.uint8)] = True
-_IS_PUNCT = np.zeros(256, dtype=bool)
-_IS_PUNCT[np.frombuffer(_PUNCT_CHARS, np.uint8)] = True
+# byte -> b"\x01" for the bytes of the class, b"\x00" otherwise (bytes.translate tables: a class mask of a whole
+# byte string in one C pass)
+_IS_WORD = bytes(int(c in _WORD_CHARS) for c in range(256))
+_IS_PUNCT = bytes(int(c in _PUNCT_CHARS) for c in range(256))
 _WORD_RE = re.compile(r"[a-z0-9']+")
 _WORD_PUNCT_RE = re.compile(r"[a-z0-9']+|[" + re.escape(_PUNCT_CHARS.decode()) + "]")
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
@@ -39,46 +41,65 @@ _FNV_PRIME = np.uint64(0x100000001B3)
 _SEP = "\x00"  # between texts while a chunk is processed; never part of a token
 
 
-def _prepare(texts: Sequence[str]) -> bytes:
-    """One lower-cased UTF-8 byte string of ``texts``, separated by NUL, ``<br />`` as a space."""
-    texts = [t.replace(_SEP, " ") if _SEP in t else t for t in texts]
-    return _SEP.join(texts).replace("<br />", " ").lower().encode("utf-8")
+def _prepare(texts: Sequence[str]) -> Tuple[bytes, np.ndarray]:
+    """(one lower-cased UTF-8 byte string of ``texts`` separated by NUL with ``<br />`` as a space, the
+    number of bytes of each text in it)."""
+    out = []
+    for text in texts:
+        if _SEP in text:
+            text = text.replace(_SEP, " ")
+        text = text.replace("<br />", " ")
+        # bytes.lower() is str.lower() on ASCII text, and several times faster
+        out.append(text.encode("ascii").lower() if text.isascii() else text.lower().encode("utf-8"))
+    return _SEP.encode("ascii").join(out), np.fromiter(map(len, out), dtype=np.int64, count=len(out))
 
 
-def _token_spans(chars: np.ndarray, punctuation: bool) -> Tuple[np.ndarray, np.ndarray]:
-    """(starts, ends) of the tokens of a byte array, in order of position."""
-    word = _IS_WORD[chars]
-    edge = np.diff(word.astype(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
-    if punctuation:
-        marks = np.flatnonzero(_IS_PUNCT[chars])
-        starts, ends = np.concatenate([starts, marks]), np.concatenate([ends, marks + 1])
-        order = np.argsort(starts, kind="stable")
-        starts, ends = starts[order], ends[order]
-    return starts, ends
+def _token_spans(data: bytes, punctuation: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """(starts, ends) of the tokens of a byte string, in order of position."""
+    word = np.frombuffer(data.translate(_IS_WORD), dtype=bool)
+    start, end = word.copy(), word.copy()
+    start[1:] &= ~word[:-1]  # a word character after a non-word one
+    end[:-1] &= ~word[1:]  # a word character before a non-word one
+    if punctuation:  # a punctuation mark is a token of its own (never a word character)
+        mark = np.frombuffer(data.translate(_IS_PUNCT), dtype=bool)
+        start |= mark
+        end |= mark
+    return np.flatnonzero(start), np.flatnonzero(end) + 1
 
 
 def _hash_spans(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """64-bit FNV-1a hash of each token ``chars[starts[i]:ends[i]]`` (uint64)."""
-    h = np.full(len(starts), _FNV_OFFSET, dtype=np.uint64)
-    live = np.arange(len(starts))
-    pos = starts.copy()
+    lengths = ends - starts
+    if not len(lengths):
+        return np.zeros(0, np.uint64)
+    # longest first, so that the tokens still being hashed are a prefix (numpy sorts 16-bit keys by radix)
+    key = -lengths.astype(np.int16) if lengths.max() < 1 << 15 else -lengths
+    order = np.argsort(key, kind="stable")
+    pos = starts[order]
+    live = len(order) - np.cumsum(np.bincount(lengths))  # live[k]: how many tokens are longer than k bytes
+    h = np.full(len(order), _FNV_OFFSET, dtype=np.uint64)
     with np.errstate(over="ignore"):
-        while len(live):
-            h[live] = (h[live] ^ chars[pos].astype(np.uint64)) * _FNV_PRIME
-            pos += 1
-            more = pos < ends[live]
-            live, pos = live[more], pos[more]
-    return h
+        for n in live.tolist():
+            if n == 0:
+                break
+            hk = h[:n]
+            hk ^= chars[pos[:n]]
+            hk *= _FNV_PRIME
+            pos[:n] += 1
+    out = np.empty_like(h)
+    out[order] = h
+    return out
 
 
 def _tokenize_chunk(texts: Sequence[str], punctuation: bool):
     """(token hashes, text of each token, the chunk's bytes, starts, ends) of a list of texts."""
-    data = _prepare(texts)
+    data, sizes = _prepare(texts)
     chars = np.frombuffer(data, dtype=np.uint8)
-    starts, ends = _token_spans(chars, punctuation)
-    seps = np.flatnonzero(chars == 0)
-    doc = np.searchsorted(seps, starts).astype(np.int64)
+    starts, ends = _token_spans(data, punctuation)
+    # text i ends at byte seps[i]; the tokens of text i are those starting between seps[i - 1] and seps[i]
+    seps = np.cumsum(sizes + 1) - 1
+    first_token = np.searchsorted(starts, seps)
+    doc = np.repeat(np.arange(len(sizes), dtype=np.int64), np.diff(first_token, prepend=0))
     return _hash_spans(chars, starts, ends), doc, data, starts, ends
 
 
@@ -210,38 +231,46 @@ class NgramVectorizer:
 
     def _fit(self, texts: Sequence[str]) -> list:
         """:meth:`fit`; returns each chunk's (token ids, document of each token, number of texts)."""
-        chunks, names = [], {}
+        chunks, known, new_hashes, new_names = [], np.zeros(0, np.uint64), [], []
         for chunk in self._chunks(texts):
             h, doc, data, starts, ends = _tokenize_chunk(chunk, self.punctuation)
             uh, first, inv = np.unique(h, return_index=True, return_inverse=True)
             chunks.append((uh, inv.reshape(-1).astype(np.int32), doc.astype(np.int32), len(chunk)))
-            for key, i in zip(uh.tolist(), first.tolist()):
-                if key not in names:
-                    names[key] = data[starts[i]:ends[i]].decode("ascii")
+            new = np.flatnonzero(~np.isin(uh, known, assume_unique=True))  # tokens no earlier chunk had
+            new_hashes.append(uh[new])
+            new_names += [data[a:b].decode("ascii") for a, b in zip(starts[first[new]].tolist(), ends[first[new]].tolist())]
+            known = np.sort(np.concatenate([known, uh[new]]))
             del h, doc, data, starts, ends, first, inv
-        self._token_hashes = np.unique(np.concatenate([c[0] for c in chunks])) if chunks else np.zeros(0, np.uint64)
-        self._tokens = np.array([names[k] for k in self._token_hashes.tolist()], dtype=object)
-        del names
+        hashes = np.concatenate(new_hashes) if new_hashes else np.zeros(0, np.uint64)
+        order = np.argsort(hashes)
+        self._token_hashes = hashes[order]
+        self._tokens = np.array(new_names, dtype=object)[order] if len(order) else np.zeros(0, dtype=object)
+        del known, new_hashes, new_names, hashes, order
         self._base = max(len(self._token_hashes), 1)
+        # each chunk's tokens as ids (int32 kept small until used)
+        chunks = [(np.searchsorted(self._token_hashes, uh).astype(np.int32)[inv], doc, n_texts)
+                  for uh, inv, doc, n_texts in chunks]
         lo, hi = self.ngram_range
         cand_n, cand_code, cand_count = np.zeros(0, np.int8), np.zeros(0, np.int64), np.zeros(0, np.int32)
         for n in range(lo, hi + 1):
-            # every n-gram of the corpus as a code, sorted in place: runs of equal codes are counts
-            parts = []
-            for uh, inv, doc, _ in chunks:
-                ids = np.searchsorted(self._token_hashes, uh).astype(np.int64)[inv]
-                parts.append(self._codes(ids, doc, n, self._base)[0])
-                del ids
-            codes = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-            del parts
-            codes.sort()
-            if len(codes):
-                starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-                count = np.diff(np.append(starts, len(codes))).astype(np.int32)
-                uniq = codes[starts]
+            if n == 1:  # unigram codes are token ids: counted directly
+                count = np.zeros(len(self._token_hashes), np.int64)
+                for ids, _, _ in chunks:
+                    count += np.bincount(ids, minlength=len(count))
+                uniq = np.flatnonzero(count).astype(np.int64)
+                count = count[uniq].astype(np.int32)
             else:
-                uniq, count = codes, np.zeros(0, np.int32)
-            del codes
+                # every n-gram of the corpus as a code, sorted in place: runs of equal codes are counts
+                codes = np.concatenate([self._codes(ids.astype(np.int64), doc, n, self._base)[0] for ids, doc, _ in chunks]
+                                       if chunks else [np.zeros(0, np.int64)])
+                codes.sort()
+                if len(codes):
+                    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
+                    count = np.diff(np.append(starts, len(codes))).astype(np.int32)
+                    uniq = codes[starts]
+                else:
+                    uniq, count = codes, np.zeros(0, np.int32)
+                del codes
             cand_n = np.concatenate([cand_n, np.full(len(uniq), n, np.int8)])
             cand_code = np.concatenate([cand_code, uniq])
             cand_count = np.concatenate([cand_count, count])
@@ -264,9 +293,8 @@ class NgramVectorizer:
         self.counts_ = count_all[order].astype(np.int64)
         del n_all, code_all, count_all, keep, order
         self._index()
-        # every token of the training texts is known: ids without a lookup (int32 kept small until used)
-        return [(np.searchsorted(self._token_hashes, uh).astype(np.int32)[inv], doc, n_texts)
-                for uh, inv, doc, n_texts in chunks]
+        # every token of the training texts is known: ids without a lookup
+        return chunks
 
     def _index(self):
         """The lookup tables of the fitted vocabulary (``_vocab_n``, ``_vocab_code``, ``_token_hashes``)."""
@@ -276,6 +304,14 @@ class NgramVectorizer:
             cols = np.flatnonzero(self._vocab_n == n)
             srt = np.argsort(self._vocab_code[cols], kind="stable")
             self._lookup[n] = (self._vocab_code[cols][srt], cols[srt].astype(np.int64))
+        # n-grams are looked up only where their (n-1)-gram prefix and suffix are in the vocabulary when every
+        # vocabulary n-gram has both there: true of a fitted vocabulary (neither is rarer than the n-gram, and
+        # ties rank shorter n-grams first), checked here for any vocabulary
+        self._closed = {}
+        for n in range(lo + 1, hi + 1):
+            codes, shorter = self._lookup[n][0], self._lookup[n - 1][0]
+            self._closed[n] = bool(np.isin(codes // self._base, shorter).all()
+                                   and np.isin(codes % self._base ** (n - 1), shorter).all())
         self._tables_built: Optional[Tuple[Dict[int, _CodeTable], _CodeTable]] = None  # made by the first count matrix
         self._fitted = True
         self._names: Optional[np.ndarray] = None
@@ -284,6 +320,10 @@ class NgramVectorizer:
     def _tables(self) -> Tuple[Dict[int, _CodeTable], _CodeTable]:
         """(hash table of each n's vocabulary codes, hash table of the token ids), built once."""
         if self._tables_built is None:
+            # unigram codes are token ids: a plain array maps them to columns
+            self._unigram_columns = np.full(max(len(self._token_hashes), 1), -1, dtype=np.int64)
+            if 1 in self._lookup:
+                self._unigram_columns[self._lookup[1][0]] = self._lookup[1][1]
             self._tables_built = (
                 {n: _CodeTable(codes, columns) for n, (codes, columns) in self._lookup.items() if len(codes)},
                 _CodeTable(_token_keys(self._token_hashes), np.arange(len(self._token_hashes))))
@@ -363,43 +403,78 @@ class NgramVectorizer:
         """The column of each feature string (int64), -1 for features outside the vocabulary."""
         self._check_fitted()
         index = {t: i for i, t in enumerate(self._tokens.tolist())}
-        out = []
-        for f in features:
-            parts = f.split(" ")
-            n = len(parts)
-            ids = [index.get(p, -1) for p in parts]
-            if n not in self._lookup or min(ids) < 0 or " ".join(parts) != f:
-                out.append(-1)
+        features = list(features)
+        lengths = np.zeros(len(features), dtype=np.int64)  # 0: not an n-gram of known tokens
+        codes = np.zeros(len(features), dtype=np.int64)
+        for k, f in enumerate(features):
+            ids = [index.get(p, -1) for p in f.split(" ")]
+            if len(ids) in self._lookup and min(ids) >= 0:
+                code = 0
+                for i in ids:
+                    code = code * self._base + i
+                lengths[k], codes[k] = len(ids), code
+        out = np.full(len(features), -1, dtype=np.int64)
+        for n, (vocab_codes, vocab_columns) in self._lookup.items():
+            rows = np.flatnonzero(lengths == n)
+            if not len(rows) or not len(vocab_codes):
                 continue
-            code = 0
-            for i in ids:
-                code = code * self._base + i
-            codes, cols = self._lookup[n]
-            at = int(np.searchsorted(codes, code))
-            out.append(int(cols[at]) if at < len(codes) and codes[at] == code else -1)
-        return np.asarray(out, dtype=np.int64)
+            at = np.minimum(np.searchsorted(vocab_codes, codes[rows]), len(vocab_codes) - 1)
+            hit = vocab_codes[at] == codes[rows]
+            out[rows[hit]] = vocab_columns[at[hit]]
+        return out
 
-    def _count_matrix(self, ids: np.ndarray, doc: np.ndarray, n_texts: int) -> sp.csr_matrix:
-        """float32 CSR counts of the vocabulary n-grams of token ``ids`` (-1: unknown) in documents ``doc``."""
+    def _count_matrix(self, ids: np.ndarray, doc: np.ndarray, n_texts: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(data, indices, indptr) of the float32 CSR counts of the vocabulary n-grams of token ``ids``
+        (-1: unknown) in documents ``doc`` (sorted indices)."""
         V = len(self._vocab_code)
         ids = ids.astype(np.int64)
         doc = doc.astype(np.int64)
+        tables = self._tables()[0]
         keys = []
-        for n, table in self._tables()[0].items():
-            code, where = self._codes(ids, doc, n, self._base)
-            if len(code) == 0:
+        prev = None  # the column of the (n-1)-gram starting at each token, -1 where it is not in the vocabulary
+        for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            m = len(ids) - n + 1
+            if m <= 0 or n not in tables:
+                prev = None
                 continue
-            column = table.get(code)
-            hit = column >= 0
-            keys.append(doc[where[hit]] * V + column[hit])
-        key, count = np.unique(np.concatenate(keys) if keys else np.zeros(0, np.int64), return_counts=True)
+            if n == 1:
+                col = self._unigram_columns[ids]
+                col[ids < 0] = -1
+            else:
+                if prev is not None and self._closed[n]:
+                    # only where the (n-1)-grams at i and i + 1 are in the vocabulary (then tokens i .. i + n - 1 are
+                    # known): every other n-gram is outside it; and tokens i and i + n - 1 in one document
+                    where = np.flatnonzero((prev[:m] >= 0) & (prev[1:m + 1] >= 0) & (doc[n - 1:] == doc[:m]))
+                    code = ids[where]
+                    for k in range(1, n):
+                        code = code * self._base + ids[where + k]
+                else:
+                    code, where = self._codes(ids, doc, n, self._base)
+                col = np.full(m, -1, dtype=np.int64)
+                col[where] = tables[n].get(code)
+            hit = np.flatnonzero(col >= 0)
+            keys.append(doc[hit] * V + col[hit])
+            prev = col
+        key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+        key.sort()
+        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if len(key) else np.zeros(0, np.int64)
+        count = np.diff(np.append(first, len(key))).astype(np.float32)
+        key = key[first]
         indptr = np.searchsorted(key, np.arange(n_texts + 1, dtype=np.int64) * V)
-        return sp.csr_matrix((count.astype(np.float32), (key % V).astype(np.int32), indptr), shape=(n_texts, V))
+        return count, key % V, indptr
 
-    def _stack(self, blocks: List[sp.csr_matrix]) -> sp.csr_matrix:
-        if not blocks:
-            return sp.csr_matrix((0, len(self._vocab_code)), dtype=np.float32)
-        return sp.vstack(blocks, format="csr", dtype=np.float32)
+    def _stack(self, blocks: List[Tuple[np.ndarray, np.ndarray, np.ndarray]]) -> sp.csr_matrix:
+        """One CSR matrix of the rows of the blocks (data, indices, indptr), in order."""
+        V = len(self._vocab_code)
+        nnz = sum(len(data) for data, _, _ in blocks)
+        index = np.int32 if max(nnz, V) < 2 ** 31 else np.int64
+        data = np.concatenate([b[0] for b in blocks]) if blocks else np.zeros(0, np.float32)
+        indices = np.concatenate([b[1] for b in blocks]).astype(index) if blocks else np.zeros(0, index)
+        offsets = np.cumsum([0] + [len(b[0]) for b in blocks])
+        indptr = np.concatenate([[0]] + [b[2][1:] + off for b, off in zip(blocks, offsets)]).astype(index)
+        X = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, V))
+        X.has_sorted_indices = True
+        return X
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """float32 CSR counts, shape ``(len(texts), len(vocabulary_))``, sorted indices."""
@@ -408,6 +483,7 @@ class NgramVectorizer:
         for chunk in self._chunks(texts):
             h, doc, _, _, _ = _tokenize_chunk(chunk, self.punctuation)
             blocks.append(self._count_matrix(self._tables()[1].get(_token_keys(h)), doc, len(chunk)))
+            del h, doc
         return self._stack(blocks)
 
     def fit_transform(self, texts: Sequence[str]) -> sp.csr_matrix:

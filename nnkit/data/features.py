@@ -92,7 +92,8 @@ def _hash_spans(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.n
 
 
 def _tokenize_chunk(texts: Sequence[str], punctuation: bool):
-    """(token hashes, text of each token, the chunk's bytes, starts, ends) of a list of texts."""
+    """(token hashes, the index of the text each token is in, the chunk's bytes, token starts, token ends) of a
+    list of texts."""
     data, sizes = _prepare(texts)
     chars = np.frombuffer(data, dtype=np.uint8)
     starts, ends = _token_spans(data, punctuation)

@@ -104,6 +104,14 @@ def _tokenize_chunk(texts: Sequence[str], punctuation: bool):
     return _hash_spans(chars, starts, ends), doc, data, starts, ends
 
 
+def _runs(values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """(distinct values, how often each occurs) of a sorted array."""
+    if not len(values):
+        return values, np.zeros(0, np.int64)
+    first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return values[first], np.diff(np.append(first, len(values)))
+
+
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio (Fibonacci hashing)
 
 
@@ -265,12 +273,8 @@ class NgramVectorizer:
                 codes = np.concatenate([self._codes(ids.astype(np.int64), doc, n, self._base)[0] for ids, doc, _ in chunks]
                                        if chunks else [np.zeros(0, np.int64)])
                 codes.sort()
-                if len(codes):
-                    starts = np.flatnonzero(np.concatenate(([True], codes[1:] != codes[:-1])))
-                    count = np.diff(np.append(starts, len(codes))).astype(np.int32)
-                    uniq = codes[starts]
-                else:
-                    uniq, count = codes, np.zeros(0, np.int32)
+                uniq, count = _runs(codes)
+                count = count.astype(np.int32)
                 del codes
             cand_n = np.concatenate([cand_n, np.full(len(uniq), n, np.int8)])
             cand_code = np.concatenate([cand_code, uniq])
@@ -319,14 +323,14 @@ class NgramVectorizer:
         self._vocabulary: Optional[Dict[str, int]] = None
 
     def _tables(self) -> Tuple[Dict[int, _CodeTable], _CodeTable]:
-        """(hash table of each n's vocabulary codes, hash table of the token ids), built once."""
+        """(hash table of the vocabulary codes of each n > 1, hash table of the token ids), built once."""
         if self._tables_built is None:
             # unigram codes are token ids: a plain array maps them to columns
             self._unigram_columns = np.full(max(len(self._token_hashes), 1), -1, dtype=np.int64)
             if 1 in self._lookup:
                 self._unigram_columns[self._lookup[1][0]] = self._lookup[1][1]
             self._tables_built = (
-                {n: _CodeTable(codes, columns) for n, (codes, columns) in self._lookup.items() if len(codes)},
+                {n: _CodeTable(codes, columns) for n, (codes, columns) in self._lookup.items() if n > 1 and len(codes)},
                 _CodeTable(_token_keys(self._token_hashes), np.arange(len(self._token_hashes))))
         return self._tables_built
 
@@ -435,7 +439,7 @@ class NgramVectorizer:
         prev = None  # the column of the (n-1)-gram starting at each token, -1 where it is not in the vocabulary
         for n in range(self.ngram_range[0], self.ngram_range[1] + 1):
             m = len(ids) - n + 1
-            if m <= 0 or n not in tables:
+            if m <= 0 or not len(self._lookup[n][0]):
                 prev = None
                 continue
             if n == 1:
@@ -458,9 +462,8 @@ class NgramVectorizer:
             prev = col
         key = np.concatenate(keys) if keys else np.zeros(0, np.int64)
         key.sort()
-        first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1]))) if len(key) else np.zeros(0, np.int64)
-        count = np.diff(np.append(first, len(key))).astype(np.float32)
-        key = key[first]
+        key, count = _runs(key)
+        count = count.astype(np.float32)
         indptr = np.searchsorted(key, np.arange(n_texts + 1, dtype=np.int64) * V)
         # column indices int32 while they fit (a block's nonzeros take 8 bytes instead of 12)
         return count, (key % V).astype(np.int32 if V < 2 ** 31 else np.int64), indptr

@@ -123,3 +123,39 @@ def test_keys_name_arrays_and_sparse_matrices_by_content(cache_dir):
     assert len(calls) == 3, "one changed value, or another dtype, names another entry"
     with pytest.raises(TypeError, match="object array"):
         helpers.grader_cache(("recipe", np.array([object()], dtype=object)), dict, build)
+
+
+DATA_CELL = """
+from nnkit.data import imdb, load_imdb
+kept = sorted(data.split for data in (imdb._KEPT or {}).values())
+print(kept, len(load_imdb("test").texts))
+"""
+
+
+@pytest.mark.parametrize("prelude, kept", [("from nnkit.data import load_imdb\n", "['test', 'train'] 120"),
+                                           ("from nnkit.data import NgramVectorizer\nfrom nnkit.data import load_imdb as li\n",
+                                            "['test', 'train'] 120"),
+                                           ("import nnkit.data\nfrom nnkit.data import load_imdb as _\n", "['test', 'train'] 120"),
+                                           ("from nnkit.data import NgramVectorizer\n", "[] 120")])
+def test_the_verifier_loads_imdb_once_for_notebooks_whose_tests_load_it(tmp_path, prelude, kept):
+    """A notebook that imports load_imdb: the verifier process loads both splits before forking its sessions, which
+    read them from memory; another notebook's sessions load the data themselves."""
+    import os
+    from pathlib import Path
+
+    from autograder.verifier.cells import datasets_used
+
+    sample = Path(__file__).parent / "data" / "imdb_sample.tar.gz"
+    env = {**os.environ, "NNKIT_IMDB_PATH": str(sample), "NNKIT_DATA_DIR": str(tmp_path / "data")}
+    verifier = VerifierProcess(env=env)
+    link = KernelLink(lambda: (_ for _ in ()).throw(ConnectionError("no kernel in this test")), lambda: None)
+    try:
+        session = verifier.session("nb", 1, prelude)
+        try:
+            verdict = session.run_cell("test_data", DATA_CELL, link, time.monotonic() + 60)
+        finally:
+            session.close()
+        assert verdict.passed, verdict.message()
+        assert verdict.stdout.strip() == kept and bool(datasets_used(prelude)) == ("'train'" in kept)
+    finally:
+        verifier.close()

@@ -245,6 +245,42 @@ def test_cache_follows_changes_to_the_source(tmp_path, cache):
     assert len(list((cache / "imdb" / "parsed").glob("*-test.npz"))) == 1
 
 
+@pytest.fixture
+def kept(monkeypatch):
+    """keep_loaded_splits() for one test only."""
+    monkeypatch.setattr(imdb, "_KEPT", None)
+    imdb.keep_loaded_splits()
+    return imdb
+
+
+def test_kept_splits_answer_later_loads_with_copies(tmp_path, cache, kept, monkeypatch):
+    src = tmp_path / "data.tar.gz"
+    make_tar(src, tiny_layout(n=2))
+    first = load_imdb("test", src, cache_dir=cache)  # parsed from the archive, then kept
+    first.texts[0] = "changed by the caller"
+    first.labels[:] = 7
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("read again although kept")
+
+    with monkeypatch.context() as m:
+        m.setattr(imdb, "_read_cache", no_reading)
+        m.setattr(imdb, "_read_archive", no_reading)
+        again, other = load_imdb("test", src, cache_dir=cache), load_imdb("train", src, cache_dir=cache)
+        assert again.texts[0] == "test neg review 0 \u00e9" and list(again.labels) == [0, 0, 1, 1], "the kept split was changed"
+        assert again.texts is not load_imdb("test", src, cache_dir=cache).texts, "each load must get its own list"
+        assert other.split == "train" and len(other) == 4
+    make_tar(src, tiny_layout(n=3))  # a new version of the source is read, not the kept one
+    os.utime(src, ns=(1, 10**18))
+    assert len(load_imdb("test", src, cache_dir=cache)) == 6
+
+
+def test_splits_are_not_kept_unless_asked(cache, monkeypatch):
+    monkeypatch.setattr(imdb, "_KEPT", None)
+    load_imdb("test", SAMPLE, cache_dir=cache)
+    assert imdb._KEPT is None
+
+
 @pytest.mark.parametrize("damage", [b"", b"not a zip file", None])
 def test_corrupt_cache_is_rebuilt(damage, cache):
     ref = load_imdb("test", SAMPLE, cache_dir=cache)

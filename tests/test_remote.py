@@ -238,6 +238,29 @@ def test_names_are_read_once_per_cell_and_afresh_through_notebook(student):
         run(vns, "missing_name")
 
 
+def test_names_found_stay_in_the_namespace_until_the_next_cell(student):
+    """A name found once (the notebook's, a builtin) is a plain dictionary entry for the rest of the cell (no lookup
+    per use in a loop); the next cell reads it afresh, and a name the cell assigned itself stays the cell's."""
+    vns, ns = student
+    ns["counter"], ns["mine"] = 1, "notebook"
+    calls = []
+    ep = vns._endpoint_getter()
+    real = ep.request
+    ep.request = lambda *a, **k: (calls.append(a), real(*a, **k))[1]
+    try:
+        run(vns, "total = sum(counter for _ in range(50))\nlength = len([mine])\nmine = 'the cell'")
+        assert vns["total"] == 50 and calls == [("name",), ("name",)], calls
+        assert dict.__contains__(vns, "counter") and dict.__contains__(vns, "sum")
+        ns["counter"] = 2
+        vns.new_cell()
+        assert not dict.__contains__(vns, "counter") and not dict.__contains__(vns, "sum")
+        assert vns["mine"] == "the cell", "a name the cell assigned must stay"
+        run(vns, "again = counter")
+        assert vns["again"] == 2
+    finally:
+        ep.request = real
+
+
 def test_noreply_errors_are_raised_with_the_next_reply(student):
     vns, _ = student
     ep = vns["relu_forward"]._nnkit_endpoint

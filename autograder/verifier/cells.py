@@ -119,3 +119,14 @@ def imported_modules(prelude_source):
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names.append(node.module)
     return list(dict.fromkeys(names))
+
+
+def datasets_used(prelude_source):
+    """The datasets whose loaders ``prelude_source`` (see :func:`prelude`) imports: ``["imdb"]`` when it imports
+    ``load_imdb`` from :mod:`nnkit.data`; the verifier loads them once for all the notebook's sessions."""
+    tree = _parse(prelude_source)
+    for node in (tree.body if tree is not None else ()):
+        if (isinstance(node, ast.ImportFrom) and node.module in ("nnkit.data", "nnkit.data.imdb")
+                and any(alias.name == "load_imdb" for alias in node.names)):
+            return ["imdb"]
+    return []

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from nnkit.remote import wire
 
-from autograder.verifier.cells import imported_modules
+from autograder.verifier.cells import datasets_used, imported_modules
 
 READY_TIMEOUT = 180
 CONNECT_TIMEOUT = 20
@@ -174,7 +174,7 @@ class VerifierProcess:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         fd_mine, fd_theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            request = {"op": "fork", "preload": imported_modules(prelude)}
+            request = {"op": "fork", "preload": imported_modules(prelude), "data": datasets_used(prelude)}
             socket.send_fds(self.control, [json.dumps(request).encode()], [theirs.fileno(), fd_theirs.fileno()])
         except OSError as exc:
             mine.close()

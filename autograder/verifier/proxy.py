@@ -227,6 +227,10 @@ class NotebookNamespace(dict):
     for the rest of the cell, so a loop over ``vocabulary`` does not copy it
     again and again; :meth:`new_cell` forgets it. ``notebook.<name>`` reads a
     name afresh (after the test called code that rebinds it).
+
+    A name found (a builtin or the notebook's) is stored in the namespace itself until the end of the cell, so
+    that its next uses are plain dictionary reads (a loop over a review's features names ``vocabulary`` once per
+    feature); a name the cell assigns meanwhile is the cell's own and stays.
     """
 
     def __init__(self, endpoint_getter):
@@ -235,17 +239,19 @@ class NotebookNamespace(dict):
         self._cache = {}
 
     def new_cell(self):
+        for name, value in self._cache.items():
+            if dict.get(self, name, _MISSING) is value:
+                dict.__delitem__(self, name)
         self._cache.clear()
 
     def __missing__(self, name):
         value = getattr(builtins, name, _MISSING)
-        if value is not _MISSING:
-            return value
-        if name.startswith("__") and name.endswith("__"):
-            raise KeyError(name)
-        value = self._cache.get(name, _MISSING)
         if value is _MISSING:
-            value = self._cache[name] = self._endpoint_getter().request("name", args=(name,))
+            if name.startswith("__") and name.endswith("__"):
+                raise KeyError(name)
+            value = self._endpoint_getter().request("name", args=(name,))
+        self._cache[name] = value
+        dict.__setitem__(self, name, value)
         return value
 
 

@@ -7,11 +7,12 @@ The process imports numpy and nnkit (and, on request, the modules a master
 notebook imports: torch, scikit-learn...), runs no test code itself, and
 answers on ``FD``:
 
-* ``{"op": "fork", "preload": [module, ...]}`` with two sockets passed alongside (``SCM_RIGHTS``): forks
+* ``{"op": "fork", "preload": [module, ...], "data": [name, ...]}`` with two sockets passed alongside (``SCM_RIGHTS``): forks
   a child that runs :func:`autograder.verifier.runner.main_session` on them
   (the conversation, and the socket the kernel's channel arrives on);
   replies ``{"op": "forked", "pid": pid}``; the modules (the master
-  notebook's imports) are imported first, once, by this process (:func:`preload`);
+  notebook's imports) are imported first, once, by this process (:func:`preload`), and the data its
+  tests load (``"imdb"``) is loaded once (:func:`preload_data`);
 * ``{"op": "kill", "pid": pid}``: SIGKILLs that child (a test cell past its time);
 * end of connection: kills its children and exits.
 
@@ -55,6 +56,27 @@ def preload(modules=()):
     import autograder.verifier.runner  # noqa: F401
 
 
+def preload_data(names=()):
+    """Load the datasets ``names`` (``"imdb"``: both splits of IMDB, from the local copy the grader is given) once,
+    so that each session forked after reads them from memory (:func:`nnkit.data.imdb.keep_loaded_splits`)
+    instead of from disk in every test that loads them. Data that cannot be loaded here (none given) is left
+    to the sessions, which report it."""
+    if "imdb" not in names or "imdb" in _LOADED:
+        return
+    _LOADED.add("imdb")
+    try:
+        from nnkit.data import imdb
+
+        imdb.keep_loaded_splits()
+        for split in imdb.SPLITS:
+            imdb.load_imdb(split, download=False, progress=False)
+    except Exception:  # noqa: BLE001 - no local copy: a test that loads it says so
+        pass
+
+
+_LOADED = set()
+
+
 def _reap(children):
     while children:
         try:
@@ -86,6 +108,7 @@ def serve(control):
         op = request.get("op")
         if op == "fork" and len(fds) >= 2:
             preload(request.get("preload") or ())
+            preload_data(request.get("data") or ())
             pid = os.fork()
             if pid == 0:  # the session: only its socket stays open
                 control.close()

@@ -47,7 +47,31 @@ def build_parser():
     return parser
 
 
+def _stop_on_sigterm():
+    """SIGTERM (a scheduler's or a container's stop, ``kill``) stops a command as Ctrl-C does: the grading
+    workers and their kernels are stopped and what was graded is kept, instead of the workers grading on
+    without their parent. Returns the function that puts the previous handler back."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return lambda: None
+    signal.signal(signal.SIGTERM, interrupt)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv=None):
+    restore = _stop_on_sigterm()
+    try:
+        return _run(argv)
+    finally:
+        restore()
+
+
+def _run(argv):
     from autograder.course import CourseError
     from autograder.manifest import ManifestError
 

@@ -120,6 +120,34 @@ def test_interrupted_run_resumes_without_losing_or_duplicating(tmp_path):
         assert len(gb.students) == 6
 
 
+def test_sigterm_stops_the_workers_and_keeps_what_was_graded(tmp_path):
+    """A scheduler or container stopping grade with SIGTERM (to the parent only): its workers and their kernels
+    stop with it, instead of grading on without a parent; the next run grades the rest."""
+    import psutil
+
+    course = new_course(tmp_path / "course")
+    for i in range(4):
+        put(course, f"s{i}", {NB1: solution(NB1), NB2: solution(NB2)})
+    cmd = [sys.executable, "-m", "autograder", "grade", A, "--workers", "1", "--no-progress", "--course", str(course)]
+    proc = subprocess.Popen(cmd, cwd=str(REPO), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    state_path = course / "grades" / A / "grading.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (read_json(state_path) or {}).get("students"):
+        time.sleep(0.2)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "no worker running"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "INTERRUPTED: run the same command again" in out, (proc.returncode, out, err)
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"left running after SIGTERM: {[p.cmdline()[:3] for p in alive]}"
+    done_before = set((read_json(state_path) or {}).get("students", {}))
+    assert 1 <= len(done_before) < 4
+    resumed = run_cli("grade", A, course=course)
+    assert f"skipped {len(done_before)} up to date" in resumed.stdout.strip().splitlines()[-1]
+    assert gradebook_scores(course) == {f"s{i}": 8.0 for i in range(4)}
+
+
 def test_unknown_student_and_assignment_errors(tmp_path):
     course = new_course(tmp_path / "course")
     put(course, "a", {NB1: solution(NB1)})

@@ -127,7 +127,7 @@ def test_keys_name_arrays_and_sparse_matrices_by_content(cache_dir):
 
 DATA_CELL = """
 from nnkit.data import imdb, load_imdb
-kept = sorted(data.split for data in (imdb._KEPT or {}).values())
+kept = sorted(path.name.rsplit("-", 1)[-1].split(".")[0] for path in (imdb._KEPT or {}))  # imdb-...-<split>.npz
 print(kept, len(load_imdb("test").texts))
 """
 

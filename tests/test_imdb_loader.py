@@ -256,7 +256,7 @@ def kept(monkeypatch):
 def test_kept_splits_answer_later_loads_with_copies(tmp_path, cache, kept, monkeypatch):
     src = tmp_path / "data.tar.gz"
     make_tar(src, tiny_layout(n=2))
-    first = load_imdb("test", src, cache_dir=cache)  # parsed from the archive, then kept
+    first = load_imdb("test", src, cache_dir=cache)  # parsed from the archive (both splits), then kept
     first.texts[0] = "changed by the caller"
     first.labels[:] = 7
 
@@ -264,8 +264,8 @@ def test_kept_splits_answer_later_loads_with_copies(tmp_path, cache, kept, monke
         raise AssertionError("read again although kept")
 
     with monkeypatch.context() as m:
-        m.setattr(imdb, "_read_cache", no_reading)
-        m.setattr(imdb, "_read_archive", no_reading)
+        m.setattr(imdb.np, "load", no_reading)  # neither the cache file
+        m.setattr(imdb, "_read_archive", no_reading)  # nor the archive
         again, other = load_imdb("test", src, cache_dir=cache), load_imdb("train", src, cache_dir=cache)
         assert again.texts[0] == "test neg review 0 \u00e9" and list(again.labels) == [0, 0, 1, 1], "the kept split was changed"
         assert again.texts is not load_imdb("test", src, cache_dir=cache).texts, "each load must get its own list"
@@ -273,6 +273,44 @@ def test_kept_splits_answer_later_loads_with_copies(tmp_path, cache, kept, monke
     make_tar(src, tiny_layout(n=3))  # a new version of the source is read, not the kept one
     os.utime(src, ns=(1, 10**18))
     assert len(load_imdb("test", src, cache_dir=cache)) == 6
+
+
+def test_kept_splits_read_from_the_cache_file(cache, kept, monkeypatch):
+    first = load_imdb("test", SAMPLE, cache_dir=cache)  # parsed from the archive; the cache file written
+    monkeypatch.setattr(imdb, "_KEPT", {})
+    imdb.keep_loaded_splits()
+    from_file = load_imdb("test", SAMPLE, cache_dir=cache)
+    with monkeypatch.context() as m:
+        m.setattr(imdb.np, "load", lambda *a, **k: pytest.fail("the cache file read again although kept"))
+        again = load_imdb("test", SAMPLE, cache_dir=cache)
+    for data in (from_file, again):
+        assert data.texts == first.texts and data.urls == first.urls and data.split == "test"
+        np.testing.assert_array_equal(data.ratings, first.ratings)
+    assert again.labels is not from_file.labels and again.texts is not from_file.texts
+
+
+def test_preloaded_splits_are_read_now_and_not_again(tmp_path, cache, kept, monkeypatch):
+    src = tmp_path / "data.tar.gz"
+    make_tar(src, tiny_layout(n=2))
+    imdb.keep_loaded_splits(preload=("train", "test"), path=src, cache_dir=cache)  # nothing cached yet: parsed
+    assert len(imdb._KEPT) == 2
+    imdb._KEPT.clear()
+    imdb.keep_loaded_splits(preload=("test",), path=src, cache_dir=cache)  # from the cache file, not decoded
+    assert [p.name.endswith("-test.npz") for p in imdb._KEPT] == [True]
+    with monkeypatch.context() as m:
+        m.setattr(imdb.np, "load", lambda *a, **k: pytest.fail("the cache file read again although preloaded"))
+        m.setattr(imdb, "_read_archive", lambda *a, **k: pytest.fail("the archive read again although preloaded"))
+        assert load_imdb("test", src, cache_dir=cache).texts[1] == "test neg review 1 \u00e9"
+    imdb.keep_loaded_splits(preload=("test",), path=tmp_path / "absent.tar.gz", cache_dir=cache)  # left to later loads
+    monkeypatch.setenv("NNKIT_DATA_DIR", str(tmp_path / "empty"))
+    imdb.keep_loaded_splits(preload=("test",))  # no data anywhere, nothing downloaded
+
+
+def test_a_damaged_kept_split_is_read_again(cache, kept):
+    first = load_imdb("test", SAMPLE, cache_dir=cache)
+    arrays = next(a for path, a in imdb._KEPT.items() if path.name.endswith("-test.npz"))
+    arrays["text_ends"] = arrays["text_ends"][:-1]
+    assert load_imdb("test", SAMPLE, cache_dir=cache).texts == first.texts
 
 
 def test_splits_are_not_kept_unless_asked(cache, monkeypatch):

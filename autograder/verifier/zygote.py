@@ -57,9 +57,9 @@ def preload(modules=()):
 
 
 def preload_data(names=()):
-    """Load the datasets ``names`` (``"imdb"``: both splits of IMDB, from the local copy the grader is given) once,
-    so that each session forked after reads them from memory (:func:`nnkit.data.imdb.keep_loaded_splits`)
-    instead of from disk in every test that loads them. Data that cannot be loaded here (none given) is left
+    """Read the datasets ``names`` (``"imdb"``: both splits of IMDB, from the local copy the grader is given) into
+    memory once, so that each session forked after loads them from there (:func:`nnkit.data.imdb.keep_loaded_splits`)
+    instead of from disk in every test that loads them. Data that cannot be read here (none given) is left
     to the sessions, which report it."""
     if "imdb" not in names or "imdb" in _LOADED:
         return
@@ -67,9 +67,7 @@ def preload_data(names=()):
     try:
         from nnkit.data import imdb
 
-        imdb.keep_loaded_splits()
-        for split in imdb.SPLITS:
-            imdb.load_imdb(split, download=False, progress=False)
+        imdb.keep_loaded_splits(preload=imdb.SPLITS)
     except Exception:  # noqa: BLE001 - no local copy: a test that loads it says so
         pass
 

@@ -134,13 +134,20 @@ def imdb_movie_groups(split_obj: IMDBSplit) -> np.ndarray:
 
 # ---------------------------------------------------------------- loading
 
-#: The splits this process keeps, by cache file (source and version), once :func:`keep_loaded_splits` was called.
-_KEPT: Optional[Dict[Path, IMDBSplit]] = None
+#: The cache arrays (:func:`_encode`) of the splits this process keeps, by cache file (source and version), once
+#: :func:`keep_loaded_splits` was called.
+_KEPT: Optional[Dict[Path, Dict[str, np.ndarray]]] = None
 
 
-def keep_loaded_splits() -> None:
-    """From now on, keep every split this process loads in memory, and answer a later :func:`load_imdb` of the same
-    split of the same, unchanged source with a copy of it (new lists and arrays holding the same review strings).
+def keep_loaded_splits(preload: Tuple[str, ...] = (), path: Optional[PathLike] = None, *,
+                       cache_dir: Optional[PathLike] = None) -> None:
+    """From now on, keep every split this process loads in memory (as its cache file holds it: the reviews as one
+    UTF-8 buffer, about 32 MB a split), and answer a later :func:`load_imdb` of the same split of the same,
+    unchanged source from there instead of from disk. Each load still returns new lists and arrays.
+
+    ``preload``: splits to read into memory now, from the data ``path`` / ``cache_dir`` name as for
+    :func:`load_imdb` (nothing is downloaded; data that is not there is left to the later loads), without
+    building them.
 
     For a process that loads the data many times, or once before forking processes that do (the grader's
     verifier); a notebook loads each split once and does not need it.
@@ -148,11 +155,27 @@ def keep_loaded_splits() -> None:
     global _KEPT
     if _KEPT is None:
         _KEPT = {}
-
-
-def _copy(data: IMDBSplit) -> IMDBSplit:
-    return IMDBSplit(list(data.texts), data.labels.copy(), data.ids.copy(), data.ratings.copy(), data.split,
-                     None if data.urls is None else list(data.urls))
+    if not preload:
+        return
+    data_dir = _data_dir(cache_dir)
+    try:
+        source, _ = _resolve(path, data_dir, False, None)
+    except IMDBDataError:
+        return
+    for split in preload:
+        if split not in SPLITS or not source.exists():
+            continue
+        cache_file = _cache_paths(data_dir, source, split)[0]
+        if cache_file in _KEPT:
+            continue
+        arrays = _read_arrays(cache_file)
+        if arrays is not None:
+            _KEPT[cache_file] = arrays
+        else:  # not cached yet: parsed (and cached) now
+            try:
+                _load(split, source, cache_dir=cache_dir, download=False, progress=False)
+            except IMDBDataError:
+                pass
 
 
 def _load(
@@ -170,16 +193,9 @@ def _load(
         raise ValueError(f"split must be one of {SPLITS!r}, got {split!r}")
     data_dir = _data_dir(cache_dir)
     source, to_download = _resolve(path, data_dir, download, url)
-    kept_as = None
     if source.exists():
-        if _KEPT is not None:
-            kept_as = _cache_paths(data_dir, source, split)[0]
-            if kept_as in _KEPT:
-                return _copy(_KEPT[kept_as])
         cached = _read_cache(data_dir, source, split)
         if cached is not None:
-            if kept_as is not None:
-                _KEPT[kept_as] = _copy(cached)
             return cached
     if to_download:
         from nnkit.data import download as _dl
@@ -198,7 +214,7 @@ def _load(
     if _KEPT is not None:  # both splits were parsed
         for data in parsed.values():
             if data is not None:
-                _KEPT[_cache_paths(data_dir, source, data.split)[0]] = _copy(data)
+                _KEPT[_cache_paths(data_dir, source, data.split)[0]] = _encode(data)
     return parsed[split]
 
 
@@ -430,45 +446,82 @@ def _cache_paths(data_dir: Path, source: Path, split: str) -> Tuple[Path, str]:
 
 
 def _read_cache(data_dir: Path, source: Path, split: str) -> Optional[IMDBSplit]:
-    """The cached split, or None when absent; a corrupt cache file is deleted."""
+    """The cached split (kept in memory, else read from its file), or None when absent; a corrupt cache file
+    is deleted."""
     path, _ = _cache_paths(data_dir, source, split)
+    if _KEPT is not None and path in _KEPT:
+        try:
+            return _decode(_KEPT[path], split)
+        except Exception:  # noqa: BLE001 - a damaged file was kept: read it again below
+            del _KEPT[path]
+    arrays = _read_arrays(path)
+    if arrays is None:
+        return None
+    if _KEPT is not None:
+        _KEPT[path] = dict(arrays)
+    try:
+        return _decode(arrays, split, consume=True)
+    except Exception:  # any damage: rebuild from the source
+        _unlink(path)
+        if _KEPT is not None:
+            _KEPT.pop(path, None)
+        return None
+
+
+def _read_arrays(path: Path) -> Optional[Dict[str, np.ndarray]]:
+    """The arrays of the cache file ``path`` (see :func:`_encode`), or None when absent; an unreadable file is
+    deleted."""
     if not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
-            if int(z["format"]) != CACHE_FORMAT:
-                raise ValueError("old cache format")
-            text = z["text"].tobytes().decode("utf-8")
-            ends = z["text_ends"].tolist()
-            labels, ids, ratings = z["labels"], z["ids"], z["ratings"]
-            urls = z["urls"].tobytes().decode("utf-8").split("\n") if "urls" in z else None
-        n = len(ends)
-        if not (len(labels) == len(ids) == len(ratings) == n and (not n or ends[-1] == len(text))):
-            raise ValueError("inconsistent cache file")
-        if urls is not None and len(urls) != n:
-            raise ValueError("inconsistent url list")
-        starts = [0] + ends[:-1]
-        texts = [text[a:b] for a, b in zip(starts, ends)]
+            return {k: z[k] for k in z.files}
     except Exception:  # any damage: rebuild from the source
         _unlink(path)
         return None
-    return IMDBSplit(texts, labels.astype(np.int64), ids.astype(np.int64),
-                     ratings.astype(np.int64), split, urls)
+
+
+def _encode(data: IMDBSplit) -> Dict[str, np.ndarray]:
+    """The arrays of a split's cache file: the reviews as one UTF-8 buffer and where each ends (in characters)."""
+    arrays = {
+        "format": np.array(CACHE_FORMAT),
+        "text": np.frombuffer("".join(data.texts).encode("utf-8"), dtype=np.uint8),
+        "text_ends": np.cumsum([len(t) for t in data.texts], dtype=np.int64),
+        "labels": np.array(data.labels),  # copies: the caller keeps its own split
+        "ids": np.array(data.ids),
+        "ratings": np.array(data.ratings),
+    }
+    if data.urls is not None:
+        arrays["urls"] = np.frombuffer("\n".join(data.urls).encode("utf-8"), dtype=np.uint8)
+    return arrays
+
+
+def _decode(arrays: Dict[str, np.ndarray], split: str, consume: bool = False) -> IMDBSplit:
+    """The split whose cache arrays (:func:`_encode`) are ``arrays``, in new lists and arrays; ValueError when they
+    are not a consistent cache of this format. With ``consume``, the text buffer is taken out of ``arrays`` and
+    freed before the reviews are cut out of the text."""
+    if int(arrays["format"]) != CACHE_FORMAT:
+        raise ValueError("old cache format")
+    buffer = arrays.pop("text") if consume else arrays["text"]
+    text = str(memoryview(buffer), "utf-8")
+    del buffer
+    ends = arrays["text_ends"].tolist()
+    labels, ids, ratings = arrays["labels"], arrays["ids"], arrays["ratings"]
+    urls = str(memoryview(arrays["urls"]), "utf-8").split("\n") if "urls" in arrays else None
+    n = len(ends)
+    if not (len(labels) == len(ids) == len(ratings) == n and (not n or ends[-1] == len(text))):
+        raise ValueError("inconsistent cache file")
+    if urls is not None and len(urls) != n:
+        raise ValueError("inconsistent url list")
+    starts = [0] + ends[:-1]
+    texts = [text[a:b] for a, b in zip(starts, ends)]
+    return IMDBSplit(texts, labels.astype(np.int64), ids.astype(np.int64), ratings.astype(np.int64), split, urls)
 
 
 def _write_cache(data_dir: Path, source: Path, data: IMDBSplit) -> None:
     """Best effort: an unwritable cache folder only costs speed."""
     path, pattern = _cache_paths(data_dir, source, data.split)
-    arrays = {
-        "format": np.array(CACHE_FORMAT),
-        "text": np.frombuffer("".join(data.texts).encode("utf-8"), dtype=np.uint8),
-        "text_ends": np.cumsum([len(t) for t in data.texts], dtype=np.int64),
-        "labels": data.labels,
-        "ids": data.ids,
-        "ratings": data.ratings,
-    }
-    if data.urls is not None:
-        arrays["urls"] = np.frombuffer("\n".join(data.urls).encode("utf-8"), dtype=np.uint8)
+    arrays = _encode(data)
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -142,7 +142,7 @@ _KEPT: Optional[Dict[Path, Dict[str, np.ndarray]]] = None
 def keep_loaded_splits(preload: Tuple[str, ...] = (), path: Optional[PathLike] = None, *,
                        cache_dir: Optional[PathLike] = None) -> None:
     """From now on, keep every split this process loads in memory (as its cache file holds it: the reviews as one
-    UTF-8 buffer, about 32 MB a split), and answer a later :func:`load_imdb` of the same split of the same,
+    UTF-8 buffer, the size of the cache file), and answer a later :func:`load_imdb` of the same split of the same,
     unchanged source from there instead of from disk. Each load still returns new lists and arrays.
 
     ``preload``: splits to read into memory now, from the data ``path`` / ``cache_dir`` name as for

@@ -86,11 +86,15 @@ def make_course(src, a, dest, n, submitted=None):
 
 
 def time_nbclient(src, a, manifest, n):
-    """Seconds per submission to execute its notebooks with nbclient alone (sequentially)."""
+    """Seconds per submission to execute its notebooks with nbclient alone (sequentially), in the environment
+    a grading kernel of ``grade --workers 1`` gets (``NNKIT_GRADING``: the same work, e.g. no search in
+    pytorch_imdb 03; the same threads)."""
     from nbclient import NotebookClient
 
+    from autograder.execution.kernel import kernel_environment, threads_per_kernel
+
     env_before = dict(os.environ)
-    os.environ.update({"NNKIT_NO_PROGRESS": "1", "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"})
+    os.environ.update(kernel_environment("cpu", threads_per_kernel(1)))
     try:
         times = []
         for _ in range(n):

@@ -38,7 +38,9 @@ prints the speed-up of 3 over 2 (target: at least 1.6x on 2 cores), whether
 all runs gave identical grades (per test cell), and the pipeline's overhead
 over nbclient per submission (target: under 15%), both in steady state (time a
 worker spends per submission, from ``grades/<a>/grading.json``) and for the
-whole command divided by N (start-up included). Other processes on the machine
+whole command divided by N (start-up included); then how long the hidden tests' verdicts took per
+submission (nbclient alone cannot run them: they need the verifier, so in nbclient they stop at
+once) and the overhead without them. Other processes on the machine
 skew all of this: it also prints the load average and how much faster two
 CPU-bound processes run than one after the other (2.0 on an idle 2-core box).
 """
@@ -140,6 +142,17 @@ def run_grade(course, a, workers, python=None, repo=None, env=None):
     grades = {s: sorted((c["notebook"], c["grade_id"], c["score"]) for c in e["cells"]) for s, e in state.items()}
     worker_seconds = [e["seconds"] for e in state.values()]
     return wall, grades, worker_seconds, proc.stdout.strip().splitlines()[-1], warm_seconds(state, workers)
+
+
+def verdict_seconds(course, a):
+    """Mean seconds per submission that the hidden tests' verdicts took (the verifier's runs of the test cells,
+    with the kernel work they ask for), from the autograded notebooks' ``metadata.nnkit_grading``."""
+    totals = {}
+    for path in Path(course).glob(f"autograded/*/{a}/*.ipynb"):
+        grading = json.loads(path.read_text()).get("metadata", {}).get("nnkit_grading", {})
+        student = path.parent.parent.name
+        totals[student] = totals.get(student, 0.0) + sum(v.get("seconds", 0.0) for v in grading.get("verdicts", {}).values())
+    return statistics.fmean(totals.values()) if totals else 0.0
 
 
 def warm_seconds(state, workers):
@@ -283,6 +296,7 @@ def speed(args, src, a, n):
         wall2b, grades2b, per2b, _, warm2b = run_grade(tmp / "w2b", a, 2)
         wall1b, grades1b, per1b, _, _ = run_grade(tmp / "w1b", a, 1)
         base += time_nbclient(src, a, manifest, n - n // 2)
+        verdicts = statistics.fmean([verdict_seconds(tmp / "w1", a), verdict_seconds(tmp / "w1b", a)])
         wall1, wall2 = (wall1 + wall1b) / 2, (wall2 + wall2b) / 2
         per1 = per1 + per1b
         same = grades1 == grades1b == grades2b
@@ -315,6 +329,11 @@ def speed(args, src, a, n):
           f"({steady:.2f} s in a worker vs {base_mean:.2f} s) (target < 15%): "
           f"{'PASS' if steady_over < 0.15 else 'FAIL'}; "
           f"{100 * whole_over:+.1f}% for the whole command with start-up ({wall1 / n:.2f} s per submission)")
+    # nbclient runs the hidden tests in the kernel, where their verifier helpers are missing and they stop at once;
+    # the grade command runs them in the verifier, with the work they ask of the kernel
+    print(f"of a worker's {steady:.2f} s per submission, the hidden tests' verdicts took {verdicts:.2f} s (work nbclient "
+          f"alone does not do); without them, the pipeline costs {100 * ((steady - verdicts) / base_mean - 1):+.1f}% "
+          f"over nbclient alone in steady state")
     return 0 if (speedup >= 1.6 and identical and steady_over < 0.15) else 1
 
 

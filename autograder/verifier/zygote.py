@@ -56,6 +56,10 @@ def preload(modules=()):
     import autograder.verifier.runner  # noqa: F401
 
 
+#: The datasets this process has read (:func:`preload_data`).
+_LOADED = set()
+
+
 def preload_data(names=()):
     """Read the datasets ``names`` (``"imdb"``: both splits of IMDB, from the local copy the grader is given) into
     memory once, so that each session forked after loads them from there (:func:`nnkit.data.imdb.keep_loaded_splits`)
@@ -70,9 +74,6 @@ def preload_data(names=()):
         imdb.keep_loaded_splits(preload=imdb.SPLITS)
     except Exception:  # noqa: BLE001 - no local copy: a test that loads it says so
         pass
-
-
-_LOADED = set()
 
 
 def _reap(children):

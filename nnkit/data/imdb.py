@@ -457,15 +457,14 @@ def _read_cache(data_dir: Path, source: Path, split: str) -> Optional[IMDBSplit]
     arrays = _read_arrays(path)
     if arrays is None:
         return None
-    if _KEPT is not None:
-        _KEPT[path] = dict(arrays)
     try:
-        return _decode(arrays, split, consume=True)
+        data = _decode(arrays, split, consume=_KEPT is None)  # kept: the text buffer stays in arrays
     except Exception:  # any damage: rebuild from the source
         _unlink(path)
-        if _KEPT is not None:
-            _KEPT.pop(path, None)
         return None
+    if _KEPT is not None:
+        _KEPT[path] = arrays
+    return data
 
 
 def _read_arrays(path: Path) -> Optional[Dict[str, np.ndarray]]:
